@@ -1,0 +1,146 @@
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join, relative } from 'node:path';
+import type { Digest, EventSink, LayerSpec, StackerFile } from '../core/index.js';
+import { StackerError } from '../core/index.js';
+import type { OciLayout } from '../oci/layout.js';
+import { descriptorOf } from '../oci/layout.js';
+import { MediaType } from '../oci/media-types.js';
+import type { Descriptor } from '../oci/types.js';
+import { packLayer, unpackLayer } from '../oci/layer/index.js';
+import { mountOverlay, unmount } from '../runtime/index.js';
+import type { OverlayStore } from '../storage/index.js';
+import { loadBaseImage, type BaseImage } from './base-image.js';
+import { buildImageConfig, buildManifest, manifestAnnotations } from './image-config.js';
+import { materializeImports, type GrabFn } from './imports.js';
+import type { NodeResult } from './node-result.js';
+import { removeMountStubs, runStep } from './run-step.js';
+import { fetchUrl } from './fetch-url.js';
+
+export interface NodeBuildContext {
+  cwd: string;
+  store: OciLayout;
+  overlay: OverlayStore;
+  events: EventSink;
+  importsDir: (layer: string) => string;
+  downloadsDir: string;
+  resultOf: (name: string) => NodeResult;
+  grab: GrabFn;
+  sourceDateEpoch: number | undefined;
+  annotationsNamespace: string;
+  shellFail: boolean;
+  signal: AbortSignal;
+}
+
+/** Makes sure the extracted form of a layer blob exists in the roots dir (once per diff_id). */
+export async function ensureExtracted(ctx: NodeBuildContext, desc: Descriptor, diffId: Digest): Promise<void> {
+  if (ctx.overlay.hasLayer(diffId)) return;
+  const tmp = ctx.overlay.tempDir('extract');
+  try {
+    const r = await unpackLayer(ctx.store.blobPath(desc.digest), {
+      destDir: tmp,
+      mediaType: desc.mediaType,
+      onWarning: (message) => ctx.events.emit({ type: 'log', level: 'warn', message }),
+    });
+    if (r.diffId !== diffId) {
+      throw new StackerError('STACKER_E_DIFFID_MISMATCH', `layer ${desc.digest} unpacks to ${r.diffId}, but its image config says ${diffId}`, {
+        hint: 'the base image is inconsistent; rebuild or re-push it',
+      });
+    }
+    ctx.overlay.publishLayer(tmp, diffId);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Mounts a read-only view of a rootfs chain at `target` (used for stacker:// grabs). */
+export async function mountChain(ctx: NodeBuildContext, r: NodeResult, target: string): Promise<void> {
+  for (let i = 0; i < r.layers.length; i++) await ensureExtracted(ctx, r.layers[i]!, r.diffIds[i]!);
+  mkdirSync(target, { recursive: true });
+  const lowers = [...r.diffIds].reverse().map((d) => ctx.overlay.layerDirRel(d));
+  lowers.push(ctx.overlay.emptyDirRel());
+  await mountOverlay({ lowers, target, cwd: ctx.overlay.rootsDir, readonly: true });
+}
+
+/** Builds one layer: base rootfs, imports, run, pack, image config and manifest (in the store). */
+export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile): Promise<NodeResult> {
+  const base = await loadBaseImage({
+    layer, store: ctx.store, cwd: ctx.cwd, resultOf: ctx.resultOf,
+    onProgress: (digest, bytes, total) => ctx.events.emit({ type: 'pull-progress', ref: layer.from.url ?? '', digest, bytes, total }),
+  });
+  for (let i = 0; i < base.layers.length; i++) await ensureExtracted(ctx, base.layers[i]!, base.diffIds[i]!);
+
+  const area = ctx.overlay.freshWorkArea(layer.name);
+  if (layer.from.type === 'tar') await unpackTarBase(ctx, layer, area.upper);
+
+  const lowers = [...base.diffIds].reverse().map((d) => ctx.overlay.layerDirRel(d));
+  if (lowers.length === 0) lowers.push(ctx.overlay.emptyDirRel());
+  const rel = (p: string): string => relative(ctx.overlay.rootsDir, p);
+  await mountOverlay({ lowers, upper: rel(area.upper), work: rel(area.work), target: area.rootfs, cwd: ctx.overlay.rootsDir });
+  const stubs: string[] = [];
+  try {
+    const importsDir = ctx.importsDir(layer.name);
+    const names = await materializeImports(layer, area.rootfs, { importsDir, downloadsDir: ctx.downloadsDir, grab: ctx.grab });
+    if (layer.run.length > 0) {
+      await runStep({ layer, rootfs: area.rootfs, importsDir, importNames: names, events: ctx.events, shellFail: ctx.shellFail, signal: ctx.signal, createdStubs: stubs });
+    }
+  } finally {
+    await unmount(area.rootfs);
+  }
+  removeMountStubs(area.upper, stubs);
+  return finishNode(ctx, layer, file, base, area.upper);
+}
+
+async function unpackTarBase(ctx: NodeBuildContext, layer: LayerSpec, upper: string): Promise<void> {
+  const url = layer.from.url ?? '';
+  let file: string;
+  if (/^https?:\/\//.test(url)) file = (await fetchUrl(ctx.downloadsDir, url)).file;
+  else if (url.startsWith('stacker://')) {
+    const [src, ...rest] = url.slice('stacker://'.length).split('/');
+    file = join(ctx.downloadsDir, `grab-${process.pid}.tar`);
+    mkdirSync(ctx.downloadsDir, { recursive: true });
+    await ctx.grab(src!, '/' + rest.join('/'), (p) => copyFileSync(p, file));
+  } else file = url.startsWith('/') ? url : join(ctx.cwd, url);
+  if (!existsSync(file)) {
+    throw new StackerError('STACKER_E_BASE_MISSING', `tar base ${url} not found`, { location: layer.from.location, hint: 'a local tar path is resolved against the current directory' });
+  }
+  await unpackLayer(file, { destDir: upper, mediaType: 'application/vnd.oci.image.layer.v1.tar', onWarning: (message) => ctx.events.emit({ type: 'log', level: 'warn', message }) });
+}
+
+async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, base: BaseImage, upper: string): Promise<NodeResult> {
+  const started = Date.now();
+  const tmpBlob = join(ctx.store.dir, `.pack-${process.pid}-${layer.name}`);
+  const packed = await packLayer(upper, { outFile: tmpBlob, ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}) });
+  const layers = [...base.layers];
+  const newDiffIds: Digest[] = [];
+  if (packed !== null) {
+    await ctx.store.importBlob(tmpBlob, packed.digest, packed.size);
+    rmSync(tmpBlob, { force: true });
+    ctx.overlay.publishLayer(upper, packed.diffId);
+    layers.push({ mediaType: packed.mediaType, digest: packed.digest, size: packed.size });
+    newDiffIds.push(packed.diffId);
+    ctx.events.emit({ type: 'layer-written', layer: layer.name, digest: packed.digest, diffId: packed.diffId, size: packed.size, seconds: (Date.now() - started) / 1000 });
+  } else {
+    rmSync(tmpBlob, { force: true });
+  }
+  const sde = ctx.sourceDateEpoch;
+  const config = buildImageConfig({
+    layer,
+    base: base.config,
+    newDiffIds,
+    created: sde !== undefined ? new Date(sde * 1000) : new Date(),
+    author: sde !== undefined ? 'stacker' : `${userInfo().username}@${hostname()}`,
+  });
+  const configInfo = await ctx.store.writeJson(config);
+  const configDesc = descriptorOf(MediaType.ociConfig, configInfo);
+  const annotations = manifestAnnotations({ inherited: base.annotations, layer, namespace: ctx.annotationsNamespace, stackerYaml: file.substitutedText });
+  const manifestInfo = await ctx.store.writeJson(buildManifest(configDesc, layers, annotations));
+  return {
+    manifest: descriptorOf(MediaType.ociManifest, manifestInfo),
+    config: configDesc,
+    layers,
+    diffIds: [...base.diffIds, ...newDiffIds],
+    annotations,
+  };
+}

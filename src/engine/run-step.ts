@@ -1,0 +1,138 @@
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { StackerError, type EventSink, type LayerSpec } from '../core/index.js';
+import { DEFAULT_PATH, runSandbox, type SandboxSpec } from '../runtime/index.js';
+import { secureJoin } from '../storage/index.js';
+
+/** Host variables passed into `run` when `build_env_passthrough` is not set (stacker's list). */
+export const DEFAULT_PASSTHROUGH = ['ftp_proxy', 'http_proxy', 'https_proxy', 'no_proxy',
+  'FTP_PROXY', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'TERM', 'SOURCE_DATE_EPOCH'];
+
+export function runScript(layer: LayerSpec): string {
+  const body = layer.run.join('\n');
+  return (layer.run[0]?.startsWith('#!') ? '' : '#!/bin/sh -xe\n') + body + '\n';
+}
+
+/** The environment of a run step: default PATH, passed-through host variables, build_env, the layer name. */
+export function runEnv(layer: LayerSpec, hostEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const env: Record<string, string> = { PATH: DEFAULT_PATH };
+  const res = (layer.buildEnvPassthrough?.length ? layer.buildEnvPassthrough : DEFAULT_PASSTHROUGH).map((r) => new RegExp(`^${r}$`));
+  for (const [k, v] of Object.entries(hostEnv)) {
+    if (v !== undefined && v !== '' && res.some((r) => r.test(k))) env[k] = v;
+  }
+  for (const [k, v] of Object.entries(layer.buildEnv)) if (v !== '') env[k] = v;
+  env.STACKER_LAYER_NAME = layer.name;
+  return env;
+}
+
+interface MountPoint { path: string; kind: 'dir' | 'file' }
+
+/**
+ * Creates the mount targets the sandbox needs that the image lacks, and returns the top-most
+ * paths it created, so they can be taken out of the layer afterwards if they stayed empty.
+ */
+function prepareMountPoints(rootfs: string, points: MountPoint[]): string[] {
+  const created: string[] = [];
+  for (const mp of points) {
+    const parts = mp.path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const rel = '/' + parts.slice(0, i).join('/');
+      const p = secureJoin(rootfs, rel);
+      if (existsSync(p)) continue;
+      if (i === parts.length && mp.kind === 'file') writeFileSync(p, '', { mode: 0o644 });
+      else mkdirSync(p, { mode: 0o755 });
+      created.push(rel);
+      break;
+    }
+    const p = secureJoin(rootfs, mp.path);
+    if (!existsSync(p)) {
+      if (mp.kind === 'file') {
+        mkdirSync(posix.dirname(p), { recursive: true });
+        writeFileSync(p, '', { mode: 0o644 });
+      } else mkdirSync(p, { recursive: true, mode: 0o755 });
+    }
+  }
+  return created;
+}
+
+/** Removes, from the upper dir, mount targets we created that nothing was written into. */
+export function removeMountStubs(upper: string, created: string[]): void {
+  const prune = (p: string): boolean => {
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      return true;
+    }
+    if (st.isDirectory()) {
+      const all = readdirSync(p).map((n) => prune(join(p, n))).every(Boolean);
+      if (all) rmdirSync(p);
+      return all;
+    }
+    if (st.isFile() && st.size === 0) {
+      rmSync(p);
+      return true;
+    }
+    return false;
+  };
+  for (const rel of created) prune(join(upper, rel));
+  // The /stacker mount point never lands in a layer.
+  rmSync(join(upper, 'stacker'), { recursive: true, force: true });
+}
+
+export interface RunStepOptions {
+  layer: LayerSpec;
+  rootfs: string;
+  importsDir: string;
+  importNames: string[];
+  events: EventSink;
+  shellFail: boolean;
+  signal: AbortSignal;
+  /** Receives the mount targets created in the rootfs; the caller removes them after unmounting. */
+  createdStubs: string[];
+}
+
+/** Runs the layer's `run` script in the sandbox; on failure optionally opens a shell there. */
+export async function runStep(o: RunStepOptions): Promise<void> {
+  const { layer } = o;
+  const scriptPath = join(o.importsDir, '.stacker-run.sh');
+  writeFileSync(scriptPath, runScript(layer), { mode: 0o755 });
+  for (const b of layer.binds) {
+    if (!existsSync(b.source)) {
+      throw new StackerError('STACKER_E_BIND_SOURCE', `bind mount source "${b.source}" does not exist, refusing bind mount`, { location: b.location });
+    }
+  }
+  const points: MountPoint[] = [
+    { path: '/proc', kind: 'dir' }, { path: '/dev', kind: 'dir' }, { path: '/sys', kind: 'dir' },
+    { path: '/etc/resolv.conf', kind: 'file' }, { path: '/stacker', kind: 'dir' },
+    ...layer.binds.map((b) => ({ path: b.dest, kind: statSync(b.source).isDirectory() ? 'dir' as const : 'file' as const })),
+  ];
+  o.createdStubs.push(...prepareMountPoints(o.rootfs, points));
+  const spec: SandboxSpec = {
+    rootfs: o.rootfs,
+    argv: ['/stacker/imports/.stacker-run.sh'],
+    env: runEnv(layer, process.env),
+    roTmpfs: ['/stacker'],
+    roBinds: [
+      { source: o.importsDir, dest: '/stacker/imports' },
+      ...o.importNames.map((n) => ({ source: join(o.importsDir, n), dest: `/stacker/${n}` })),
+    ],
+    binds: layer.binds.map((b) => ({ source: b.source, dest: b.dest })),
+  };
+  const r = await runSandbox(spec, {
+    signal: o.signal,
+    onOutput: (stream, chunk) => o.events.emit({ type: 'step-output', layer: layer.name, stream, chunk }),
+  });
+  if (o.signal.aborted) throw new StackerError('STACKER_E_INTERRUPTED', `build of ${layer.name} interrupted`, { exitCode: 130 });
+  if (r.exitCode !== 0) {
+    if (o.shellFail) {
+      o.events.emit({ type: 'log', level: 'warn', layer: layer.name, message: `run failed; opening a shell in ${layer.name} (exit it to stop the build)` });
+      await runSandbox({ ...spec, argv: ['/bin/sh'], interactive: true }, { signal: o.signal });
+    }
+    throw new StackerError('STACKER_E_RUN_FAILED',
+      `run commands failed for image "${layer.name}" in "${layer.file}": exit status ${r.exitCode}${r.signal ? ` (${r.signal})` : ''}`, {
+        location: layer.location,
+        hint: 'the output above shows the failing command (scripts run with `sh -xe`); --shell-fail opens a shell where it failed',
+      });
+  }
+}

@@ -1,0 +1,2 @@
+export * from './render-error.js';
+export * from './reporters.js';

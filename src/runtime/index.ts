@@ -1,0 +1,4 @@
+export * from './userns.js';
+export * from './mount.js';
+export * from './sandbox.js';
+export * from './preflight.js';

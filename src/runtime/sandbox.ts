@@ -1,0 +1,73 @@
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+
+/** Default PATH inside run steps, as stacker (LXC) sets it. */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface Mount { source: string; dest: string }
+
+/** What one sandboxed process needs: a prepared rootfs and what to mount into it. */
+export interface SandboxSpec {
+  rootfs: string;
+  argv: string[];
+  env: Record<string, string>;
+  /** Read-only binds (imports), applied after /stacker is made a tmpfs. */
+  roBinds: Mount[];
+  /** Read-write binds (the layer's `binds`). */
+  binds: Mount[];
+  /** Directories that get an empty tmpfs, then read-only (e.g. /stacker). */
+  roTmpfs: string[];
+  hostname?: string;
+  cwd?: string;
+  /** Attach the terminal (for --shell-fail and chroot): no new session, stdin inherited. */
+  interactive?: boolean;
+}
+
+/**
+ * bwrap arguments for the run environment of stacker's talk: host network, /proc with
+ * /proc/sys read-only, a minimal /dev, /sys read-only, the host's resolv.conf read-only,
+ * new pid/ipc/uts namespaces, a clean environment. Pure, so it is unit-tested.
+ */
+export function bwrapArgs(spec: SandboxSpec, hostResolvConf = existsSync('/etc/resolv.conf')): string[] {
+  const a: string[] = ['--bind', spec.rootfs, '/', '--proc', '/proc', '--ro-bind', '/proc/sys', '/proc/sys',
+    '--dev', '/dev', '--ro-bind', '/sys', '/sys'];
+  if (hostResolvConf) a.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf');
+  for (const d of spec.roTmpfs) a.push('--tmpfs', d);
+  for (const m of spec.roBinds) a.push('--ro-bind', m.source, m.dest);
+  for (const d of spec.roTmpfs) a.push('--remount-ro', d);
+  for (const m of spec.binds) a.push('--bind', m.source, m.dest);
+  a.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname ?? 'stacker', '--die-with-parent');
+  if (!spec.interactive) a.push('--new-session');
+  a.push('--clearenv');
+  for (const k of Object.keys(spec.env).sort()) a.push('--setenv', k, spec.env[k]!);
+  a.push('--chdir', spec.cwd ?? '/', '--', ...spec.argv);
+  return a;
+}
+
+export interface RunOutcome { exitCode: number; signal?: string }
+
+/** Runs a sandboxed process, streaming its output; aborting kills it (and bwrap kills the tree). */
+export async function runSandbox(
+  spec: SandboxSpec,
+  opts: { onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void; signal?: AbortSignal } = {},
+): Promise<RunOutcome> {
+  const child = execa('bwrap', bwrapArgs(spec), {
+    stdin: spec.interactive ? 'inherit' : 'ignore',
+    stdout: spec.interactive ? 'inherit' : 'pipe',
+    stderr: spec.interactive ? 'inherit' : 'pipe',
+    buffer: false,
+    reject: false,
+    extendEnv: false,
+    env: {},
+    cancelSignal: opts.signal,
+    forceKillAfterDelay: 2000,
+  });
+  if (!spec.interactive) {
+    child.stdout?.setEncoding('utf8');
+    child.stderr?.setEncoding('utf8');
+    child.stdout?.on('data', (c: string) => opts.onOutput?.('stdout', c));
+    child.stderr?.on('data', (c: string) => opts.onOutput?.('stderr', c));
+  }
+  const r = await child;
+  return { exitCode: r.exitCode ?? 128, ...(r.signal ? { signal: r.signal } : {}) };
+}

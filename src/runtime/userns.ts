@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { StackerError } from '../core/index.js';
+
+/** Set in the environment of the process re-executed inside the build namespaces. */
+export const IN_NAMESPACE_ENV = 'STACKER_IN_NAMESPACE';
+
+export function inBuildNamespace(): boolean {
+  return process.env[IN_NAMESPACE_ENV] === '1';
+}
+
+export interface SubidRange { start: number; count: number }
+
+/** Finds the caller's first range in /etc/subuid or /etc/subgid (by name or numeric id). */
+export function findSubidRange(file: string, user: string, id: number): SubidRange | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [who, start, count] = line.trim().split(':');
+    if (who === undefined || start === undefined || count === undefined) continue;
+    if (who !== user && who !== String(id)) continue;
+    const s = Number(start);
+    const c = Number(count);
+    if (Number.isInteger(s) && Number.isInteger(c) && c > 0) return { start: s, count: c };
+  }
+  return undefined;
+}
+
+/** Checks that an unprivileged caller can map a range; throws the error a user can act on. */
+export function requireSubids(): void {
+  const me = userInfo();
+  for (const [file, id] of [['/etc/subuid', me.uid], ['/etc/subgid', me.gid]] as const) {
+    const r = findSubidRange(file, me.username, id);
+    if (r === undefined) {
+      throw new StackerError('STACKER_E_NO_SUBID', `no subordinate id range for user ${me.username} in ${file}`, {
+        hint: `run as root: \`stacker unpriv-setup --username ${me.username}\` (or \`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${me.username}\`)`,
+      });
+    }
+    if (r.count < 65535) {
+      throw new StackerError('STACKER_E_SUBID_RANGE', `the range for ${me.username} in ${file} has ${r.count} ids; 65536 are needed`, {
+        hint: 'images use uids 0-65535; give the user a range of 65536 ids',
+      });
+    }
+  }
+}
+
+/**
+ * Runs this same CLI again inside a new user + mount namespace (an unprivileged caller) or a
+ * new mount namespace (root). Node cannot unshare itself, so util-linux `unshare` does it;
+ * `newuidmap` maps 0 to the caller and 1..65535 to its subordinate range. Mounts made inside
+ * vanish with the namespace, so nothing is left mounted on the host whatever happens.
+ * Signals are forwarded; resolves with the child's exit code.
+ */
+export function reexecInNamespace(argv: string[]): Promise<number> {
+  const root = process.getuid?.() === 0;
+  if (!root) requireSubids();
+  const nsArgs = root
+    ? ['--mount', '--propagation', 'private']
+    : ['--user', '--map-root-user', '--map-auto', '--mount', '--propagation', 'private'];
+  const child = spawn('unshare', [...nsArgs, '--', process.execPath, ...process.execArgv, ...argv], {
+    stdio: 'inherit',
+    env: { ...process.env, [IN_NAMESPACE_ENV]: '1' },
+  });
+  const forward = (sig: NodeJS.Signals) => () => {
+    child.kill(sig);
+  };
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => {
+      reject(new StackerError('STACKER_E_NAMESPACE', `could not start unshare: ${e.message}`, {
+        hint: 'install util-linux and uidmap (apt-get install uidmap); `stacker check` lists what is missing',
+      }));
+    });
+    child.on('exit', (code, signal) => {
+      for (const [s, h] of handlers) process.off(s, h);
+      resolve(code ?? (signal === 'SIGINT' ? 130 : 128 + 15));
+    });
+  });
+}

@@ -1,0 +1,2 @@
+export * from './secure-join.js';
+export * from './overlay-store.js';
