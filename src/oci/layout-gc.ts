@@ -1,0 +1,70 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isDigest, type Digest } from '../core/index.js';
+import { MAX_MANIFEST_BYTES, checkIndex, checkManifest, parseJsonBytes, sniffManifestKind } from './documents.js';
+import { isImageManifestType, isIndexType } from './media-types.js';
+import type { OciLayout } from './layout.js';
+import type { Descriptor } from './types.js';
+
+export interface GcResult {
+  /** Digests of the blobs deleted. */
+  removed: Digest[];
+  /** Bytes freed by those deletions. */
+  freedBytes: number;
+}
+
+/** Temp files younger than this may belong to a writer that is still running. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/**
+ * The digests reachable from `index.json`: every descriptor in it, and recursively the children
+ * of indexes and the config, layers and subject of manifests. Referenced blobs that are missing
+ * are allowed (image-layout.md says a layout MAY lack them). A blob that is present but corrupt
+ * makes this throw: deleting on the basis of a document we cannot trust would be wrong.
+ */
+export async function reachableBlobs(layout: OciLayout): Promise<Set<Digest>> {
+  const seen = new Set<Digest>();
+  const queue: Descriptor[] = [...(await layout.readIndex()).manifests];
+  while (queue.length > 0) {
+    const d = queue.pop()!;
+    if (seen.has(d.digest)) continue;
+    seen.add(d.digest);
+    const followable = isIndexType(d.mediaType) || isImageManifestType(d.mediaType);
+    if (!followable || !(await layout.hasBlob(d.digest))) continue;
+    const bytes = await layout.readBlob(d.digest, d.size, MAX_MANIFEST_BYTES);
+    const where = `blob ${d.digest}`;
+    const doc = parseJsonBytes(bytes, 'document', where);
+    if (sniffManifestKind(doc, d.mediaType) === 'index') {
+      queue.push(...checkIndex(doc, where).manifests);
+    } else {
+      const m = checkManifest(doc, where);
+      queue.push(m.config, ...m.layers);
+      if (m.subject !== undefined) queue.push(m.subject);
+    }
+  }
+  return seen;
+}
+
+export async function collectGarbage(layout: OciLayout, tmpDir: string): Promise<GcResult> {
+  const keep = await reachableBlobs(layout);
+  const blobDir = join(layout.dir, 'blobs', 'sha256');
+  const removed: Digest[] = [];
+  let freedBytes = 0;
+  for (const name of await readdir(blobDir).catch(() => [] as string[])) {
+    const d = `sha256:${name}`;
+    if (!isDigest(d) || keep.has(d)) continue;
+    const p = join(blobDir, name);
+    const st = await stat(p).catch(() => undefined);
+    if (st === undefined || !st.isFile()) continue;
+    await rm(p, { force: true });
+    removed.push(d);
+    freedBytes += st.size;
+  }
+  const now = Date.now();
+  for (const name of await readdir(tmpDir).catch(() => [] as string[])) {
+    const p = join(tmpDir, name);
+    const st = await stat(p).catch(() => undefined);
+    if (st !== undefined && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { force: true, recursive: true });
+  }
+  return { removed: removed.sort(), freedBytes };
+}

@@ -1,0 +1,335 @@
+import { createReadStream } from 'node:fs';
+import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { StackerError, digestHex, isDigest, sha256Digest, type Digest } from '../core/index.js';
+import {
+  atomicWriteFile,
+  corruptError,
+  fsyncDir,
+  hashFile,
+  tempName,
+  verifyingStream,
+  writeVerifiedFile,
+  type BlobInfo,
+  type Expected,
+} from './blob-io.js';
+import { canonicalJsonBytes } from './canonical-json.js';
+import { MAX_CONFIG_BYTES, checkIndex, parseJsonBytes } from './documents.js';
+import { collectGarbage, type GcResult } from './layout-gc.js';
+import { MediaType } from './media-types.js';
+import { REF_NAME_ANNOTATION, type Descriptor, type OciIndex } from './types.js';
+
+export interface OpenLayoutOptions {
+  /** Create the layout when the directory does not exist (or is empty). */
+  create: boolean;
+  /** Name used in the "does not look like an OCI Layout" message; default `oci-dir`. */
+  paramName?: string;
+}
+
+/** Where in-flight writes live: inside the layout (same filesystem, so rename is atomic). */
+const TMP_DIR = '.stacker-tmp';
+
+/** Serializes index.json read-modify-write cycles within this process, per layout directory. */
+const indexLocks = new Map<string, Promise<unknown>>();
+
+/**
+ * An OCI image layout on disk (image-spec image-layout.md): `oci-layout`, `index.json` and
+ * content-addressed `blobs/sha256/<hex>`.
+ *
+ * - Every read verifies size and digest (`STACKER_E_BLOB_CORRUPT` otherwise).
+ * - Blobs are written to a temp file inside the layout, fsynced, then renamed into place, so a
+ *   blob path never holds partial content. Writing an existing blob is a no-op.
+ * - `index.json` is replaced atomically (temp + fsync + rename), so concurrent readers see the old
+ *   or the new index, never a torn one. Read-modify-write cycles are serialized inside this process;
+ *   serializing *processes* (and `gc` against writers) is the caller's job (the engine's lock).
+ * - Documents we write are canonical JSON (see `canonical-json.ts`): sorted keys, no whitespace.
+ */
+export class OciLayout {
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  static async open(dir: string, opts: OpenLayoutOptions): Promise<OciLayout> {
+    const abs = resolve(dir);
+    const param = opts.paramName ?? 'oci-dir';
+    const notLayout = () =>
+      new StackerError('STACKER_E_NOT_OCI_LAYOUT', `parameter ${param}="${dir}" exists but does not look like an OCI Layout.`, {
+        hint: 'an OCI layout is a directory with index.json, oci-layout and blobs/; choose another directory or remove this one',
+      });
+    const st = await stat(abs).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (st !== undefined) {
+      if (!st.isDirectory()) throw notLayout();
+      const hasIndex = await stat(join(abs, 'index.json')).then((s) => s.isFile(), () => false);
+      if (hasIndex) return new OciLayout(abs);
+      const empty = (await readdir(abs)).length === 0;
+      if (!(opts.create && empty)) throw notLayout();
+    } else if (!opts.create) {
+      throw new StackerError('STACKER_E_OCI_LAYOUT_MISSING', `OCI layout "${dir}" does not exist`);
+    }
+    await mkdir(join(abs, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(join(abs, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}', { flag: 'w' });
+    const emptyIndex: OciIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+    // Exclusive create: if another process created the index meanwhile, keep theirs.
+    await writeFile(join(abs, 'index.json'), canonicalJsonBytes(emptyIndex), { flag: 'wx' }).catch(
+      (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      },
+    );
+    await fsyncDir(abs);
+    return new OciLayout(abs);
+  }
+
+  blobPath(d: Digest): string {
+    if (!isDigest(d)) throw new Error(`not a sha256 digest: ${JSON.stringify(d)}`);
+    return join(this.dir, 'blobs', 'sha256', digestHex(d));
+  }
+
+  /** True when the blob file exists (and has `size` bytes, when given). Does not hash. */
+  async hasBlob(d: Digest, size?: number): Promise<boolean> {
+    const st = await stat(this.blobPath(d)).catch(() => undefined);
+    return st !== undefined && st.isFile() && (size === undefined || st.size === size);
+  }
+
+  /** Reads a whole blob into memory, verifying size and digest. For manifests and configs. */
+  async readBlob(d: Digest, expectedSize?: number, maxBytes = MAX_CONFIG_BYTES): Promise<Buffer> {
+    const path = this.blobPath(d);
+    const st = await this.statBlob(d);
+    if (expectedSize !== undefined && st.size !== expectedSize) {
+      throw corruptError(`blob ${d} in ${this.dir}`, `${st.size} bytes, expected ${expectedSize}`);
+    }
+    if (st.size > maxBytes) {
+      throw corruptError(`blob ${d} in ${this.dir}`, `${st.size} bytes is more than the ${maxBytes} allowed here`);
+    }
+    const buf = await readFile(path);
+    const actual = sha256Digest(buf);
+    if (actual !== d) throw corruptError(`blob ${d} in ${this.dir}`, `content digest is ${actual}`);
+    if (expectedSize !== undefined && buf.length !== expectedSize) {
+      throw corruptError(`blob ${d} in ${this.dir}`, `${buf.length} bytes, expected ${expectedSize}`);
+    }
+    return buf;
+  }
+
+  async readJson<T>(d: Digest, expectedSize?: number): Promise<T> {
+    const buf = await this.readBlob(d, expectedSize);
+    return parseJsonBytes(buf, 'document', `blob ${d} in ${this.dir}`) as T;
+  }
+
+  /**
+   * A stream of the blob's bytes that errors (`STACKER_E_BLOB_CORRUPT`) if the content turns out
+   * not to match: consumers must treat the data as untrusted until the stream ends cleanly.
+   */
+  openBlob(d: Digest, expectedSize?: number): Readable {
+    const src = createReadStream(this.blobPath(d), { highWaterMark: 1 << 20 });
+    const exp: Expected = { digest: d, ...(expectedSize === undefined ? {} : { size: expectedSize }) };
+    return Readable.from(verifyingStream(src, exp, `blob ${d} in ${this.dir}`), { objectMode: false });
+  }
+
+  /** Hashes the blob on disk; throws `STACKER_E_BLOB_CORRUPT` on mismatch. */
+  async verifyBlob(d: Digest, expectedSize?: number): Promise<void> {
+    const st = await this.statBlob(d);
+    if (expectedSize !== undefined && st.size !== expectedSize) {
+      throw corruptError(`blob ${d} in ${this.dir}`, `${st.size} bytes, expected ${expectedSize}`);
+    }
+    const info = await hashFile(this.blobPath(d));
+    if (info.digest !== d) throw corruptError(`blob ${d} in ${this.dir}`, `content digest is ${info.digest}`);
+  }
+
+  /** Stores bytes as a blob; returns its digest and size. Idempotent. */
+  async writeBlob(bytes: Uint8Array | string): Promise<BlobInfo> {
+    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    return this.writeBlobFrom(buf);
+  }
+
+  /**
+   * Streams a blob in from `source`, hashing as it goes; with `expected`, refuses content that
+   * does not match (and stops reading past the expected size). Idempotent when the digest is
+   * known in advance and the blob is already present.
+   */
+  async writeBlobFrom(
+    source: AsyncIterable<Uint8Array> | Uint8Array,
+    expected: Expected = {},
+    onBytes?: (bytes: number) => void,
+  ): Promise<BlobInfo> {
+    if (expected.digest !== undefined && expected.size !== undefined && (await this.hasBlob(expected.digest, expected.size))) {
+      return { digest: expected.digest, size: expected.size };
+    }
+    const tmp = await this.tempPath();
+    const info = await writeVerifiedFile(tmp, source, expected, `blob ${expected.digest ?? ''}`.trim(), onBytes);
+    await this.commitTemp(tmp, info);
+    return info;
+  }
+
+  /**
+   * Adds the file at `srcPath` as blob `digest`: a hard link when possible (same filesystem and
+   * allowed), otherwise a copy. The stored content is verified either way.
+   */
+  async importBlob(srcPath: string, digest: Digest, size: number): Promise<BlobInfo> {
+    if (await this.hasBlob(digest, size)) return { digest, size };
+    const st = await stat(srcPath);
+    const what = `blob ${digest} from ${srcPath}`;
+    if (st.size !== size) throw corruptError(what, `${st.size} bytes, expected ${size}`);
+    const tmp = await this.tempPath();
+    let linked = false;
+    try {
+      await link(srcPath, tmp);
+      linked = true;
+    } catch {
+      // EXDEV (another filesystem), EPERM (protected_hardlinks), ...: fall back to a copy.
+    }
+    if (linked) {
+      // Hash the inode we are about to keep, not the path we hashed earlier.
+      const info = await hashFile(tmp).catch(async (e: unknown) => {
+        await rm(tmp, { force: true });
+        throw e;
+      });
+      if (info.digest !== digest || info.size !== size) {
+        await rm(tmp, { force: true });
+        throw corruptError(what, `content digest is ${info.digest} (${info.size} bytes)`);
+      }
+      await this.commitTemp(tmp, info);
+      return info;
+    }
+    const info = await writeVerifiedFile(tmp, createReadStream(srcPath, { highWaterMark: 1 << 20 }), { digest, size }, what);
+    await this.commitTemp(tmp, info);
+    return info;
+  }
+
+  /** Writes `value` as canonical JSON (sorted keys, no whitespace) and stores it as a blob. */
+  async writeJson(value: unknown): Promise<BlobInfo & { bytes: Buffer }> {
+    const bytes = canonicalJsonBytes(value);
+    const info = await this.writeBlob(bytes);
+    return { ...info, bytes };
+  }
+
+  /** The current `index.json`, validated. */
+  async readIndex(): Promise<OciIndex> {
+    const path = join(this.dir, 'index.json');
+    const buf = await readFile(path);
+    return checkIndex(parseJsonBytes(buf, 'index', path), path);
+  }
+
+  /** Tag names in index order (entries without a ref name are skipped). */
+  async listTags(): Promise<string[]> {
+    const idx = await this.readIndex();
+    return idx.manifests.flatMap((m) => {
+      const n = m.annotations?.[REF_NAME_ANNOTATION];
+      return n === undefined ? [] : [n];
+    });
+  }
+
+  /** The first `index.json` entry named `name`, or undefined. */
+  async resolveTag(name: string): Promise<Descriptor | undefined> {
+    const idx = await this.readIndex();
+    return idx.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === name);
+  }
+
+  async setTag(name: string, desc: Descriptor): Promise<void> {
+    await this.setTags(new Map([[name, desc]]));
+  }
+
+  /**
+   * Points each tag at its descriptor in one atomic index update. An existing entry with the same
+   * ref name is replaced in place (others keep their order); new tags are appended in map order.
+   */
+  async setTags(tags: Map<string, Descriptor> | Record<string, Descriptor>): Promise<void> {
+    const entries = tags instanceof Map ? [...tags] : Object.entries(tags);
+    for (const [name] of entries) {
+      if (name === '') throw new StackerError('STACKER_E_BAD_TAG', 'empty tag name');
+    }
+    await this.updateIndex((idx) => {
+      for (const [name, desc] of entries) {
+        const entry: Descriptor = { ...desc, annotations: { ...desc.annotations, [REF_NAME_ANNOTATION]: name } };
+        const at = idx.manifests.findIndex((m) => m.annotations?.[REF_NAME_ANNOTATION] === name);
+        if (at < 0) {
+          idx.manifests.push(entry);
+          continue;
+        }
+        idx.manifests[at] = entry;
+        // Drop any further duplicates of the same name so the tag is unambiguous.
+        idx.manifests = idx.manifests.filter((m, i) => i <= at || m.annotations?.[REF_NAME_ANNOTATION] !== name);
+      }
+    });
+  }
+
+  /** Removes every entry named `name`; true when something was removed. */
+  async removeTag(name: string): Promise<boolean> {
+    let removed = false;
+    await this.updateIndex((idx) => {
+      const before = idx.manifests.length;
+      idx.manifests = idx.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] !== name);
+      removed = idx.manifests.length !== before;
+    });
+    return removed;
+  }
+
+  /**
+   * Deletes blobs not reachable from `index.json` (through indexes, manifests, configs, layers)
+   * and temp files left by crashed writers more than an hour old. Must not run while another
+   * process writes to this layout (the engine holds its lock around it).
+   */
+  async gc(): Promise<GcResult> {
+    return this.withIndexLock(() => collectGarbage(this, join(this.dir, TMP_DIR)));
+  }
+
+  private async updateIndex(mutate: (idx: OciIndex) => void): Promise<void> {
+    await this.withIndexLock(async () => {
+      const idx = await this.readIndex();
+      mutate(idx);
+      await atomicWriteFile(join(this.dir, 'index.json'), canonicalJsonBytes(idx));
+    });
+  }
+
+  private async withIndexLock<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = indexLocks.get(this.dir) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    indexLocks.set(this.dir, tail);
+    try {
+      return await run;
+    } finally {
+      if (indexLocks.get(this.dir) === tail) indexLocks.delete(this.dir);
+    }
+  }
+
+  private async statBlob(d: Digest) {
+    try {
+      return await stat(this.blobPath(d));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new StackerError('STACKER_E_BLOB_MISSING', `blob ${d} is missing from ${this.dir}`);
+      }
+      throw e;
+    }
+  }
+
+  private async tempPath(): Promise<string> {
+    const dir = join(this.dir, TMP_DIR);
+    await mkdir(dir, { recursive: true });
+    return tempName(dir);
+  }
+
+  private async commitTemp(tmp: string, info: BlobInfo): Promise<void> {
+    const dest = this.blobPath(info.digest);
+    try {
+      await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+      await rename(tmp, dest);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    await fsyncDir(join(this.dir, 'blobs', 'sha256'));
+  }
+}
+
+/** Makes a descriptor from a media type and the result of a blob write. */
+export function descriptorOf(mediaType: string, info: BlobInfo, annotations?: Record<string, string>): Descriptor {
+  return annotations === undefined
+    ? { mediaType, digest: info.digest, size: info.size }
+    : { mediaType, digest: info.digest, size: info.size, annotations };
+}
