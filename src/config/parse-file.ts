@@ -1,4 +1,4 @@
-import { isMap, isSeq, parseDocument, type Node } from 'yaml';
+import { isMap, isSeq, parseDocument, visit, type Node } from 'yaml';
 import type { LayerSpec, SourceLocation } from '../core/index.js';
 import { ConfigCode } from './codes.js';
 import type { Diagnostics } from './diagnostics.js';
@@ -34,15 +34,24 @@ export const YAML_OPTIONS = { version: '1.1', uniqueKeys: false, prettyErrors: f
 /** Parses one stacker file's substituted text. Pure: touches no disk. */
 export function parseStackerFile(src: SourceText, opts: ParseFileOptions, diag: Diagnostics): ParsedFile {
   const out: ParsedFile = { layers: [], names: [], prerequisites: [] };
+  const firstError = diag.errors.length;
   const doc = parseDocument(src.text, YAML_OPTIONS);
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      diag.error(ConfigCode.YamlSyntax, `invalid YAML: ${e.message.split('\n')[0]}`, {
-        location: src.location(e.pos[0], e.pos[1]),
-      });
-    }
-    return out;
+  for (const e of doc.errors) {
+    const message = e.code === 'MULTIPLE_DOCS' ? 'a stacker file holds a single YAML document' : e.message.split('\n')[0];
+    diag.error(ConfigCode.YamlSyntax, `invalid YAML: ${message}`, { location: src.location(e.pos[0], e.pos[1]) });
   }
+  // The parser accepts aliases to anchors that do not exist; report each once, here.
+  visit(doc, {
+    Alias(_, node) {
+      if (node.resolve(doc) !== undefined) return;
+      const r = node.range;
+      diag.error(ConfigCode.YamlSyntax, `invalid YAML: unknown alias *${node.source}`, {
+        ...(r ? { location: src.location(r[0], r[1]) } : {}),
+        hint: 'an alias *name refers to an anchor &name defined earlier in the file',
+      });
+    },
+  });
+  if (diag.errors.length > firstError) return out;
   const ctx: ParseContext = { doc, src, diag };
   for (const w of doc.warnings) diag.warn(`YAML: ${w.message.split('\n')[0]}`, src.location(w.pos[0], w.pos[1]));
   const root = resolve(ctx, doc.contents);
@@ -54,7 +63,6 @@ export function parseStackerFile(src: SourceText, opts: ParseFileOptions, diag: 
     });
     return out;
   }
-  const firstError = diag.errors.length;
   parseRoot(ctx, root, opts, out);
   // Report this file's problems in source order, whatever order the checks ran in.
   const mine = diag.errors.splice(firstError).map((e, i) => ({ e, i }));

@@ -23,14 +23,9 @@ export interface Entry {
   keyLoc: SourceLocation;
 }
 
-/** Follows an alias to its anchored node (undefined, with an error, for an unknown alias). */
+/** Follows an alias to its anchored node (unknown aliases are reported once by the file parser). */
 export function resolve(ctx: ParseContext, node: YNode): YNode {
-  if (!isAlias(node)) return node;
-  const target = node.resolve(ctx.doc);
-  if (target === undefined) {
-    ctx.diag.error(ConfigCode.YamlSyntax, `invalid YAML: unknown alias *${node.source}`, { location: loc(ctx, node) });
-  }
-  return target;
+  return isAlias(node) ? node.resolve(ctx.doc) : node;
 }
 
 /** Location of a node; nodes without a usable position (empty values) fall back to `fallback`. */
@@ -114,8 +109,9 @@ function collect(ctx: ParseContext, node: Node, own: Entry[], merged: Entry[], d
     const key = pair.key;
     if (isScalar(key) && typeof key.value === 'symbol') {
       const sources = resolve(ctx, pair.value);
-      const list = isSeq(sources) ? (sources.items as Node[]).map((n) => resolve(ctx, n)) : [sources];
-      for (const m of list) {
+      const list = isSeq(sources) ? (sources.items as Node[]) : [pair.value];
+      for (const raw of list) {
+        const m = resolve(ctx, raw);
         if (isMap(m) && depth < 16) {
           const innerOwn: Entry[] = [];
           const innerMerged: Entry[] = [];
@@ -123,7 +119,7 @@ function collect(ctx: ParseContext, node: Node, own: Entry[], merged: Entry[], d
           merged.push(...innerOwn, ...innerMerged);
         } else {
           ctx.diag.error(ConfigCode.YamlSyntax, 'invalid YAML: a << merge key needs a mapping or a list of mappings', {
-            location: loc(ctx, pair.value ?? key),
+            location: loc(ctx, raw ?? key, loc(ctx, key)),
           });
         }
       }

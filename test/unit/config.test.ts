@@ -337,6 +337,26 @@ describe('config: errors', () => {
     ]);
   });
 
+  it('unknown aliases, bad merge keys, several documents, a repeated config section', async () => {
+    assert.deepEqual(await errorsOf('a:\n  from: {type: scratch}\n  run: [*nope]\n'), [
+      'STACKER_E_YAML_SYNTAX stacker.yaml:3:9 invalid YAML: unknown alias *nope',
+    ]);
+    assert.deepEqual(await errorsOf('a: &x\n  from: {type: scratch}\nb:\n  <<: [*x, 3]\n'), [
+      'STACKER_E_YAML_SYNTAX stacker.yaml:4:12 invalid YAML: a << merge key needs a mapping or a list of mappings',
+    ]);
+    assert.deepEqual(await errorsOf('a:\n  from: {type: scratch}\n---\nb: 1\n'), [
+      'STACKER_E_YAML_SYNTAX stacker.yaml:3:1 invalid YAML: a stacker file holds a single YAML document',
+    ]);
+    assert.deepEqual(await errorsOf('config: {}\nconfig:\n'), ["STACKER_E_DUPLICATE_KEY stacker.yaml:2:1 duplicate key 'config' in the stacker file"]);
+  });
+
+  it('points a run line that YAML read as a mapping at the colon trap', async () => {
+    const dir = await project({ 'stacker.yaml': 'a:\n  from: {type: scratch}\n  run:\n    - echo a: b\n' });
+    const { errors } = await failures(dir);
+    assert.equal(errors[0]!.hint, "an unquoted ': ' (colon and space) makes YAML read a mapping; quote the whole line");
+    assert.deepEqual(errors[0]!.location, { file: 'stacker.yaml', line: 4, col: 7, length: 'echo a: b'.length, sourceLine: '    - echo a: b' });
+  });
+
   it('a missing stacker file', async () => {
     const dir = await project({});
     const { lines, errors } = await failures(dir);
