@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "stacker_native",
+      "sources": ["native/stacker_native.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

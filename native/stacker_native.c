@@ -1,0 +1,251 @@
+/*
+ * stacker_native: the few Linux syscalls Node lacks and that layer packing/unpacking needs:
+ * extended attributes on paths without following symlinks (l*xattr) and mknod (for overlay
+ * whiteouts, char 0/0, and FIFOs). Plain C over N-API so it builds against any Node >= 20 ABI
+ * with no npm dependency.
+ *
+ * Paths may be passed as strings (UTF-8) or Buffers (raw bytes, for names that are not UTF-8).
+ * Errors are thrown as Error objects with `.code` set to the errno name (e.g. "ENOTSUP"),
+ * `.errno` to the number and `.syscall` to the call name, like Node's own fs errors.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <node_api.h>
+
+#define CHECK(call)                                                        \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error(env, NULL, "stacker_native: N-API call failed");    \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+static const char *errno_name(int e) {
+  const char *n = strerrorname_np(e);
+  return n ? n : "EUNKNOWN";
+}
+
+/* Throws an fs-style error; returns NULL so callers can `return throw_errno(...)`. */
+static napi_value throw_errno(napi_env env, int e, const char *syscall, const char *path) {
+  char msg[512];
+  napi_value err, code, message, num, sc;
+  snprintf(msg, sizeof msg, "%s: %s, %s '%s'", errno_name(e), strerror(e), syscall, path ? path : "");
+  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code) != napi_ok) return NULL;
+  if (napi_create_error(env, code, message, &err) != napi_ok) return NULL;
+  napi_create_int32(env, -e, &num);
+  napi_set_named_property(env, err, "errno", num);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, err, "syscall", sc);
+  napi_set_named_property(env, err, "code", code);
+  napi_throw(env, err);
+  return NULL;
+}
+
+/* Copies a string or Buffer argument into a fresh NUL-terminated heap string (caller frees). */
+static char *get_path(napi_env env, napi_value v, const char *what) {
+  bool is_buf = false;
+  napi_is_buffer(env, v, &is_buf);
+  if (is_buf) {
+    void *data;
+    size_t len;
+    if (napi_get_buffer_info(env, v, &data, &len) != napi_ok) return NULL;
+    if (memchr(data, 0, len) != NULL) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "path must not contain NUL bytes");
+      return NULL;
+    }
+    char *s = malloc(len + 1);
+    if (!s) return NULL;
+    memcpy(s, data, len);
+    s[len] = 0;
+    return s;
+  }
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a string or a Buffer", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "path must not contain NUL bytes");
+    return NULL;
+  }
+  return s;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < want) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "stacker_native: missing arguments");
+    return false;
+  }
+  return true;
+}
+
+/* llistxattr(path): string[] */
+static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  char *path = get_path(env, argv[0], "path");
+  if (!path) return NULL;
+  char *buf = NULL;
+  ssize_t n;
+  for (;;) {
+    n = llistxattr(path, NULL, 0);
+    if (n < 0) break;
+    if (n == 0) break;
+    char *nb = realloc(buf, (size_t)n);
+    if (!nb) { n = -1; errno = ENOMEM; break; }
+    buf = nb;
+    ssize_t m = llistxattr(path, buf, (size_t)n);
+    if (m >= 0) { n = m; break; }
+    if (errno != ERANGE) { n = -1; break; } /* the list grew between the two calls: retry */
+  }
+  if (n < 0) {
+    int e = errno;
+    free(buf);
+    napi_value r = throw_errno(env, e, "llistxattr", path);
+    free(path);
+    return r;
+  }
+  free(path);
+  napi_create_array(env, &result);
+  uint32_t idx = 0;
+  for (ssize_t off = 0; off < n;) {
+    size_t len = strnlen(buf + off, (size_t)(n - off));
+    napi_value s;
+    napi_create_string_utf8(env, buf + off, len, &s);
+    napi_set_element(env, result, idx++, s);
+    off += (ssize_t)len + 1;
+  }
+  free(buf);
+  return result;
+}
+
+/* lgetxattr(path, name): Buffer | null (null when the attribute does not exist) */
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *path = get_path(env, argv[0], "path");
+  if (!path) return NULL;
+  char *name = get_path(env, argv[1], "name");
+  if (!name) { free(path); return NULL; }
+  char *buf = NULL;
+  ssize_t n;
+  for (;;) {
+    n = lgetxattr(path, name, NULL, 0);
+    if (n <= 0) break;
+    char *nb = realloc(buf, (size_t)n);
+    if (!nb) { n = -1; errno = ENOMEM; break; }
+    buf = nb;
+    ssize_t m = lgetxattr(path, name, buf, (size_t)n);
+    if (m >= 0) { n = m; break; }
+    if (errno != ERANGE) { n = -1; break; }
+  }
+  if (n < 0) {
+    int e = errno;
+    free(buf);
+    free(name);
+    if (e == ENODATA) { free(path); napi_get_null(env, &result); return result; }
+    napi_value r = throw_errno(env, e, "lgetxattr", path);
+    free(path);
+    return r;
+  }
+  free(name);
+  free(path);
+  void *data;
+  napi_status st = napi_create_buffer_copy(env, (size_t)n, n > 0 ? buf : "", &data, &result);
+  free(buf);
+  CHECK(st);
+  return result;
+}
+
+/* lsetxattr(path, name, value: Buffer): void */
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[2], &is_buf);
+  if (!is_buf) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "value must be a Buffer");
+    return NULL;
+  }
+  void *data;
+  size_t len;
+  CHECK(napi_get_buffer_info(env, argv[2], &data, &len));
+  char *path = get_path(env, argv[0], "path");
+  if (!path) return NULL;
+  char *name = get_path(env, argv[1], "name");
+  if (!name) { free(path); return NULL; }
+  int rc = lsetxattr(path, name, data, len, 0);
+  int e = errno;
+  free(name);
+  napi_value r = NULL;
+  if (rc != 0) r = throw_errno(env, e, "lsetxattr", path);
+  free(path);
+  return r;
+}
+
+/* lremovexattr(path, name): void */
+static napi_value js_lremovexattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  char *path = get_path(env, argv[0], "path");
+  if (!path) return NULL;
+  char *name = get_path(env, argv[1], "name");
+  if (!name) { free(path); return NULL; }
+  int rc = lremovexattr(path, name);
+  int e = errno;
+  free(name);
+  napi_value r = NULL;
+  if (rc != 0) r = throw_errno(env, e, "lremovexattr", path);
+  free(path);
+  return r;
+}
+
+/* mknod(path, mode, major, minor): void. `mode` includes the file type bits (S_IFCHR...). */
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  uint32_t mode, major_n, minor_n;
+  if (napi_get_value_uint32(env, argv[1], &mode) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &major_n) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &minor_n) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "mode, major and minor must be numbers");
+    return NULL;
+  }
+  char *path = get_path(env, argv[0], "path");
+  if (!path) return NULL;
+  int rc = mknod(path, (mode_t)mode, makedev(major_n, minor_n));
+  napi_value r = NULL;
+  if (rc != 0) r = throw_errno(env, errno, "mknod", path);
+  free(path);
+  return r;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

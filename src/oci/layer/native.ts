@@ -1,0 +1,64 @@
+/**
+ * Typed loader for the tiny N-API addon in `native/stacker_native.c` (built by `binding.gyp` at
+ * the package root into `build/Release/stacker_native.node`). Node has no xattr or mknod API;
+ * layer packing needs to read xattrs of an overlay upper dir and unpacking needs to create
+ * whiteout devices (char 0/0) and set `user.overlay.opaque`.
+ *
+ * Loaded lazily on first use so commands that never touch layers do not pay for it.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StackerError } from '../../core/errors.js';
+
+/** A path as a string (UTF-8) or as raw bytes (file names need not be UTF-8). */
+export type PathLike = string | Buffer;
+
+/** Errors thrown by the addon carry the errno name, like Node's fs errors. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+export interface StackerNative {
+  /** Attribute names of `path` (not following a final symlink). */
+  llistxattr(path: PathLike): string[];
+  /** The value, or null when the attribute does not exist (ENODATA). */
+  lgetxattr(path: PathLike, name: string): Buffer | null;
+  lsetxattr(path: PathLike, name: string, value: Buffer): void;
+  lremovexattr(path: PathLike, name: string): void;
+  /** `mode` includes the type bits (S_IFCHR, S_IFBLK, S_IFIFO). Fails with EEXIST if path exists. */
+  mknod(path: PathLike, mode: number, major: number, minor: number): void;
+}
+
+const ADDON = join('build', 'Release', 'stacker_native.node');
+let loaded: StackerNative | undefined;
+
+/** The package root is 3 (src/oci/layer) or 4 (dist/src/oci/layer) levels up; search upward. */
+function findAddon(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, ADDON);
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+export function native(): StackerNative {
+  if (loaded) return loaded;
+  const file = findAddon();
+  if (!file) {
+    throw new StackerError('STACKER_E_NATIVE_MISSING', `native addon ${ADDON} not found`, {
+      hint: 'build it with `npm rebuild` (or `npm ci`) in the stacker package; it needs gcc, make and python3',
+    });
+  }
+  loaded = createRequire(import.meta.url)(file) as StackerNative;
+  return loaded;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as Partial<NativeError>).code === 'string';
+}
