@@ -1,0 +1,168 @@
+import type { BigIntStats } from 'node:fs';
+import type { Digest } from '../core/digest.js';
+
+/**
+ * One stat-cache row: the content digest of a regular file together with the stat tuple it was
+ * computed under. The tuple is only a hint that the content is unchanged; the digest is the truth.
+ * Rows are local machine state (absolute paths, device and inode numbers) and never enter a key.
+ */
+export interface StatRow {
+  /** Absolute path of the file. */
+  path: string;
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  /** Full st_mode (type and permission bits). */
+  mode: number;
+  /** sha256 of the file content only. */
+  digest: Digest;
+  /** Wall clock (ns) taken before the lstat that produced this tuple. */
+  recordedAtNs: bigint;
+}
+
+export interface StatCacheOptions {
+  /** Wall clock in ns; injectable for tests. Default: Date.now() in ns (floored to the ms). */
+  now?: () => bigint;
+  /**
+   * Forces one racy window (ns) for every file, overriding the adaptive default (see
+   * {@link racyWindowFor}). Tests use it; production code should not need it.
+   */
+  racyWindowNs?: bigint;
+}
+
+/** Counters of one view's work, for events and benchmarks (not for correctness). */
+export interface StatCacheStats {
+  /** Files whose digest came from a valid row. */
+  hits: number;
+  /** Files with no row or a row whose stat tuple differs. */
+  misses: number;
+  /** Files whose row matched but was racily clean, so they were re-hashed. */
+  racy: number;
+  /** Files whose content was read and hashed. */
+  hashedFiles: number;
+  hashedBytes: number;
+}
+
+const NS_PER_MS = 1_000_000n;
+const NS_PER_S = 1_000_000_000n;
+/** Window for filesystems with ns timestamps: covers the kernel's coarse clock tick (<= 10 ms at
+ *  HZ=100) and the gap between it and Date.now(), with margin. */
+const FINE_WINDOW_NS = 100n * NS_PER_MS;
+/** Window for filesystems with whole-second timestamps (ext3, HFS+, FAT's 2 s). */
+const COARSE_WINDOW_NS = 2n * NS_PER_S;
+
+/**
+ * The racy window for a file. Timestamps whose sub-second part is zero on both mtime and ctime
+ * suggest a filesystem with coarse granularity; a 1-in-10^9 false positive on a fine-grained
+ * filesystem only costs one extra re-hash.
+ */
+export function racyWindowFor(mtimeNs: bigint, ctimeNs: bigint): bigint {
+  return mtimeNs % NS_PER_S === 0n && ctimeNs % NS_PER_S === 0n ? COARSE_WINDOW_NS : FINE_WINDOW_NS;
+}
+
+/**
+ * The stat cache seen by one build: the rows loaded from the index (one bulk query) plus the rows
+ * this process recorded. Write back {@link changedRows} in one transaction at the end.
+ *
+ * A row is reused only when (dev, ino, size, mtime, ctime, mode) all match the file's current
+ * lstat AND the row is not "racily clean". Racily clean (git's term): the file changed within
+ * one timestamp granule of the moment its row was recorded, so a later write in the same granule
+ * could have left the whole stat tuple unchanged while the content differs. Such rows are
+ * distrusted; the file is re-hashed and re-recorded with a later timestamp, so the next check
+ * trusts it. ctime is part of the tuple because it cannot be set from user space: an edit that
+ * restores mtime (`touch -d`, tar extraction) still changes ctime.
+ */
+export class StatCacheView {
+  readonly stats: StatCacheStats = { hits: 0, misses: 0, racy: 0, hashedFiles: 0, hashedBytes: 0 };
+  private readonly rows: Map<string, StatRow>;
+  private readonly changed = new Map<string, StatRow>();
+  private readonly seen = new Set<string>();
+  private readonly walkedDirs: string[] = [];
+  private readonly clock: () => bigint;
+  private readonly forcedWindow: bigint | undefined;
+
+  constructor(rows: Map<string, StatRow> = new Map(), opts: StatCacheOptions = {}) {
+    this.rows = rows;
+    this.clock = opts.now ?? (() => BigInt(Date.now()) * NS_PER_MS);
+    this.forcedWindow = opts.racyWindowNs;
+  }
+
+  /** Wall clock in ns, used as `recordedAtNs` of rows; taken before the lstat it vouches for. */
+  now(): bigint {
+    return this.clock();
+  }
+
+  /** The cached content digest for `path` if the row is valid for `st`, else undefined. */
+  lookup(path: string, st: BigIntStats): Digest | undefined {
+    this.seen.add(path);
+    const row = this.changed.get(path) ?? this.rows.get(path);
+    if (
+      row === undefined ||
+      row.ino !== st.ino ||
+      row.dev !== st.dev ||
+      row.size !== st.size ||
+      row.mtimeNs !== st.mtimeNs ||
+      row.ctimeNs !== st.ctimeNs ||
+      row.mode !== Number(st.mode)
+    ) {
+      this.stats.misses++;
+      return undefined;
+    }
+    const window = this.forcedWindow ?? racyWindowFor(row.mtimeNs, row.ctimeNs);
+    const newest = row.mtimeNs > row.ctimeNs ? row.mtimeNs : row.ctimeNs;
+    if (newest >= row.recordedAtNs - window) {
+      this.stats.racy++;
+      return undefined;
+    }
+    this.stats.hits++;
+    return row.digest;
+  }
+
+  /** Records a freshly computed digest for the tuple `st`, observed after time `recordedAtNs`. */
+  record(path: string, st: BigIntStats, digest: Digest, recordedAtNs: bigint): void {
+    this.seen.add(path);
+    this.changed.set(path, {
+      path,
+      dev: st.dev,
+      ino: st.ino,
+      size: st.size,
+      mtimeNs: st.mtimeNs,
+      ctimeNs: st.ctimeNs,
+      mode: Number(st.mode),
+      digest,
+      recordedAtNs,
+    });
+  }
+
+  /** Counts a content hash (called by the hasher in tree-digest). */
+  noteHashed(bytes: number): void {
+    this.stats.hashedFiles++;
+    this.stats.hashedBytes += bytes;
+  }
+
+  /** Notes that the directory `absDir` was walked completely (for {@link stalePaths}). */
+  noteWalked(absDir: string): void {
+    this.walkedDirs.push(absDir.endsWith('/') ? absDir : `${absDir}/`);
+  }
+
+  /** Rows recorded by this view (new or refreshed): what to save back. Empty on a no-op check. */
+  changedRows(): StatRow[] {
+    return [...this.changed.values()];
+  }
+
+  /**
+   * Loaded rows for files under a completely walked directory that no longer exist there
+   * (deleted or renamed): the index can drop them.
+   */
+  stalePaths(): string[] {
+    if (this.walkedDirs.length === 0) return [];
+    const out: string[] = [];
+    for (const path of this.rows.keys()) {
+      if (this.seen.has(path)) continue;
+      if (this.walkedDirs.some((d) => path.startsWith(d))) out.push(path);
+    }
+    return out;
+  }
+}
