@@ -3,7 +3,7 @@ import type { Digest, LayerSpec } from '../core/index.js';
 import { StackerError } from '../core/index.js';
 import type { Descriptor, ImageConfig, OciManifest } from '../oci/types.js';
 import { headManifest, pullImage } from '../oci/registry/index.js';
-import { pullFromLayout } from '../oci/layout-pull.js';
+import { pullFromLayout } from '../oci/layout-source.js';
 import { OciLayout } from '../oci/layout.js';
 import { parseImageRef } from '../oci/image-ref.js';
 import type { NodeResult } from './node-result.js';

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StackerError, type BuildSpec, type EventSink, type LayerSpec } from '../core/index.js';
+import { StackerError, type BuildSpec, type EventSink } from '../core/index.js';
 import { BuildIndex } from '../cache/index.js';
 import { loadBuildSpec, type LoadOptions } from '../config/index.js';
 import { canonicalJson } from '../fingerprint/canonical.js';
@@ -36,6 +36,34 @@ export interface BuildOptions {
 }
 
 const LOCK_ENV = 'STACKER_LOCK_HELD_BY';
+const PLAN_ENV = 'STACKER_PLAN_FILE';
+
+interface Planned { docs: Map<string, NodeDoc>; steps: PlanNode[] }
+
+function readHandedPlan(): Planned | undefined {
+  const f = process.env[PLAN_ENV];
+  if (f === undefined) return undefined;
+  const data = JSON.parse(readFileSync(f, 'utf8')) as { docs: [string, NodeDoc][]; steps: PlanNode[] };
+  return { docs: new Map(data.docs), steps: data.steps };
+}
+
+/** Input documents, keys and the plan: stat data, the index and base digests; no namespace. */
+async function planBuild(o: BuildOptions, spec: BuildSpec, order: string[], index: BuildIndex): Promise<Planned> {
+  const statView = new StatCacheView(index.loadStatCache());
+  const docs = await computeDocuments(spec, order, {
+    resolveImage: (layer) => resolveImageDigest(layer, o.paths.cwd),
+    digestLocal: (p) => digestInput(p, statView).digest,
+    digestUrl: async (url) => (await fetchUrl(downloadsDir(o.paths), url)).digest,
+  }, { sourceDateEpoch: o.sourceDateEpoch });
+  index.saveStatCache(statView.changedRows());
+  const known = new Set(index.lookupMany([...docs.values()].map((d) => d.key)).keys());
+  const previous = new Map<string, InputDocument>();
+  for (const name of order) {
+    const rec = index.latestForLayer(name);
+    if (rec !== undefined) previous.set(name, JSON.parse(rec.inputDocument) as InputDocument);
+  }
+  return { docs, steps: plan({ order, docs, known, previous, noCache: o.noCache }) };
+}
 
 /** `stacker build`: plan outside any namespace; enter one only when something must build. */
 export async function runBuild(o: BuildOptions): Promise<number> {
@@ -51,25 +79,21 @@ export async function runBuild(o: BuildOptions): Promise<number> {
   });
   const index = BuildIndex.open(o.paths.stackerDir);
   try {
-    const statView = new StatCacheView(index.loadStatCache());
-    const docs = await computeDocuments(spec, order, {
-      resolveImage: (layer) => resolveBase(layer, o.paths.cwd),
-      digestLocal: (p) => digestInput(p, statView).digest,
-      digestUrl: async (url) => (await fetchUrl(downloadsDir(o.paths), url)).digest,
-    }, { sourceDateEpoch: o.sourceDateEpoch });
-    index.saveStatCache(statView.changedRows());
-
-    const known = new Set(index.lookupMany([...docs.values()].map((d) => d.key)).keys());
-    const previous = new Map<string, InputDocument>();
-    for (const name of order) {
-      const rec = index.latestForLayer(name);
-      if (rec !== undefined) previous.set(name, JSON.parse(rec.inputDocument) as InputDocument);
-    }
-    const steps = plan({ order, docs, known, previous, noCache: o.noCache });
+    // Inside the namespace, use the plan the outer process made: the same keys, no second
+    // round of hashing and registry requests (and file owners read the same as outside).
+    const handed = inBuildNamespace() ? readHandedPlan() : undefined;
+    const { docs, steps } = handed ?? await planBuild(o, spec, order, index);
     if (steps.some((s) => s.state === 'build') && !inBuildNamespace()) {
       index.close();
       process.env[LOCK_ENV] = String(process.pid);
-      return await reexecInNamespace(o.argv);
+      const planFile = join(o.paths.stackerDir, `plan-${process.pid}.json`);
+      writeFileSync(planFile, JSON.stringify({ docs: [...docs], steps }));
+      process.env[PLAN_ENV] = planFile;
+      try {
+        return await reexecInNamespace(o.argv);
+      } finally {
+        rmSync(planFile, { force: true });
+      }
     }
     return await execute(o, spec, steps, docs, index);
   } finally {
@@ -85,10 +109,6 @@ function checkTargets(spec: BuildSpec, targets: string[]): string[] {
     }
   }
   return targets;
-}
-
-async function resolveBase(layer: LayerSpec, cwd: string): Promise<string> {
-  return resolveImageDigest(layer, cwd);
 }
 
 async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs: Map<string, NodeDoc>, index: BuildIndex): Promise<number> {

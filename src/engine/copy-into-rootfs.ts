@@ -40,7 +40,9 @@ function ensureDir(rootfs: string, path: string, mode: number): void {
     try {
       st = lstatSync(p);
     } catch {
-      mkdirSync(p, { mode: i === parts.length ? mode : 0o755 });
+      // `p` is already resolved inside the rootfs; missing parents (e.g. a symlink's absent
+      // target directory) are created there too.
+      mkdirSync(p, { recursive: true, mode: i === parts.length ? mode : 0o755 });
       continue;
     }
     if (!st.isDirectory()) {

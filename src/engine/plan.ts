@@ -1,3 +1,4 @@
+import { canonicalJson } from '../fingerprint/canonical.js';
 import { shortDigest } from '../core/index.js';
 import type { InputDocument } from './input-document.js';
 
@@ -40,18 +41,18 @@ export function explainMiss(doc: InputDocument, prev: InputDocument | undefined,
   if (prev.format !== doc.format) return `stacker's format version changed (${prev.format} -> ${doc.format})`;
   const parents = doc.parents.filter((p) => rebuilt.has(p.name) || !prev.parents.some((q) => q.name === p.name && q.key === p.key));
   if (parents.length > 0) return `parent ${parents[0]!.name} was rebuilt`;
-  if (JSON.stringify(prev.base) !== JSON.stringify(doc.base)) return `base ${describeBase(doc.base)} changed (was ${describeBase(prev.base)})`;
+  if (canonicalJson(prev.base) !== canonicalJson(doc.base)) return `base ${describeBase(doc.base)} changed (was ${describeBase(prev.base)})`;
   for (const imp of doc.imports) {
     const old = prev.imports.find((i) => i.path === imp.path);
     if (old === undefined) return `new import ${imp.path}`;
     if (old.digest !== imp.digest) return `import ${imp.path} changed (${shortDigest(old.digest)} -> ${shortDigest(imp.digest)})`;
-    if (JSON.stringify(old) !== JSON.stringify(imp)) return `import ${imp.path} placement changed`;
+    if (canonicalJson(old) !== canonicalJson(imp)) return `import ${imp.path} placement changed`;
   }
   for (const old of prev.imports) if (!doc.imports.some((i) => i.path === old.path)) return `import ${old.path} removed`;
   if (prev.run !== doc.run) return 'run changed';
   if (prev.sourceDateEpoch !== doc.sourceDateEpoch) return 'SOURCE_DATE_EPOCH changed';
   for (const k of Object.keys(doc) as (keyof InputDocument)[]) {
-    if (JSON.stringify(prev[k]) !== JSON.stringify(doc[k])) return `${k} changed`;
+    if (canonicalJson(prev[k]) !== canonicalJson(doc[k])) return `${k} changed`;
   }
   return 'inputs changed';
 }
