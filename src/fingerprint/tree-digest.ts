@@ -121,33 +121,46 @@ function add(ctx: WalkContext, e: TreeEntry): void {
   frame(ctx.hash, [e.path, e.type, e.mode.toString(8), String(e.uid), String(e.gid), payload, e.link ?? '']);
 }
 
-function entryFor(abs: string, relPath: string, st: BigIntStats, ctx: WalkContext): TreeEntry {
-  const base = { path: relPath, mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid) };
-  if (st.isFile()) {
-    const size = Number(st.size);
-    if (st.nlink > 1n) {
-      const id = `${st.dev}:${st.ino}`;
-      const first = ctx.inodes.get(id);
-      if (first !== undefined) return { ...base, type: 'file', size, digest: first[1], link: first[0] };
-      const digest = contentDigest(abs, st, ctx);
-      ctx.inodes.set(id, [relPath, digest]);
-      return { ...base, type: 'file', size, digest };
+// Hot path (one call per entry of every import on every build): no object spread, and the file
+// type is decoded once from a plain number, because each BigIntStats.isX() call allocates BigInts.
+function entryFor(abs: string, path: string, st: BigIntStats, ctx: WalkContext): TreeEntry {
+  const m = Number(st.mode);
+  const mode = m & 0o7777;
+  const uid = Number(st.uid);
+  const gid = Number(st.gid);
+  switch (m & constants.S_IFMT) {
+    case constants.S_IFREG: {
+      const size = Number(st.size);
+      if (st.nlink > 1n) {
+        const id = `${st.dev}:${st.ino}`;
+        const first = ctx.inodes.get(id);
+        if (first !== undefined) return { path, type: 'file', mode, uid, gid, size, digest: first[1], link: first[0] };
+        const digest = contentDigest(abs, st, ctx);
+        ctx.inodes.set(id, [path, digest]);
+        return { path, type: 'file', mode, uid, gid, size, digest };
+      }
+      return { path, type: 'file', mode, uid, gid, size, digest: contentDigest(abs, st, ctx) };
     }
-    return { ...base, type: 'file', size, digest: contentDigest(abs, st, ctx) };
-  }
-  if (st.isDirectory()) return { ...base, type: 'dir', size: 0 };
-  if (st.isSymbolicLink()) {
-    let target: string;
-    try {
-      target = readlinkSync(abs);
-    } catch (e) {
-      throw ioError(abs, e);
+    case constants.S_IFDIR:
+      return { path, type: 'dir', mode, uid, gid, size: 0 };
+    case constants.S_IFLNK: {
+      let target: string;
+      try {
+        target = readlinkSync(abs);
+      } catch (e) {
+        throw ioError(abs, e);
+      }
+      return { path, type: 'symlink', mode, uid, gid, size: Buffer.byteLength(target), target };
     }
-    return { ...base, type: 'symlink', size: Buffer.byteLength(target), target };
+    case constants.S_IFIFO:
+      return { path, type: 'fifo', mode, uid, gid, size: 0 };
+    case constants.S_IFSOCK:
+      return { path, type: 'socket', mode, uid, gid, size: 0 };
+    case constants.S_IFCHR:
+      return { path, type: 'char', mode, uid, gid, size: 0, rdev: String(st.rdev) };
+    default:
+      return { path, type: 'block', mode, uid, gid, size: 0, rdev: String(st.rdev) };
   }
-  if (st.isFIFO()) return { ...base, type: 'fifo', size: 0 };
-  if (st.isSocket()) return { ...base, type: 'socket', size: 0 };
-  return { ...base, type: st.isCharacterDevice() ? 'char' : 'block', size: 0, rdev: String(st.rdev) };
 }
 
 /** The content digest of a regular file: from the stat cache, else hashed and recorded. */
