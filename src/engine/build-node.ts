@@ -88,7 +88,7 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   } finally {
     await unmount(area.rootfs);
   }
-  removeMountStubs(area.upper, stubs);
+  removeMountStubs(area.upper, stubs, lowers.map((l) => join(ctx.overlay.rootsDir, l)));
   return finishNode(ctx, layer, file, base, area.upper);
 }
 

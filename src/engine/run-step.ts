@@ -1,5 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { native } from '../oci/layer/native.js';
 import { StackerError, type EventSink, type LayerSpec } from '../core/index.js';
 import { DEFAULT_PATH, runSandbox, type SandboxSpec } from '../runtime/index.js';
 import { secureJoin } from '../storage/index.js';
@@ -55,8 +56,13 @@ function prepareMountPoints(rootfs: string, points: MountPoint[]): string[] {
   return created;
 }
 
-/** Removes, from the upper dir, mount targets we created that nothing was written into. */
-export function removeMountStubs(upper: string, created: string[]): void {
+/**
+ * Removes, from the upper dir, mount targets we created that nothing was written into, and the
+ * parent directories that creating them copied up, when they are empty there and unchanged
+ * against the layer below (otherwise `/etc` would land in every layer of an image without
+ * /etc/resolv.conf). `lowers` are the absolute lower dirs, top first.
+ */
+export function removeMountStubs(upper: string, created: string[], lowers: string[] = []): void {
   const prune = (p: string): boolean => {
     let st;
     try {
@@ -75,9 +81,36 @@ export function removeMountStubs(upper: string, created: string[]): void {
     }
     return false;
   };
-  for (const rel of created) prune(join(upper, rel));
+  for (const rel of created) {
+    prune(join(upper, rel));
+    for (let dir = posix.dirname(rel); dir !== '/'; dir = posix.dirname(dir)) {
+      if (!unchangedCopyUp(join(upper, dir), lowers.map((l) => join(l, dir)))) break;
+      rmdirSync(join(upper, dir));
+    }
+  }
   // The /stacker mount point never lands in a layer.
   rmSync(join(upper, 'stacker'), { recursive: true, force: true });
+}
+
+function unchangedCopyUp(upperDir: string, lowerDirs: string[]): boolean {
+  let st;
+  try {
+    st = lstatSync(upperDir);
+  } catch {
+    return false;
+  }
+  if (!st.isDirectory() || readdirSync(upperDir).length > 0) return false;
+  if (native().lgetxattr(upperDir, 'user.overlay.opaque') !== null) return false;
+  for (const l of lowerDirs) {
+    let lst;
+    try {
+      lst = lstatSync(l);
+    } catch {
+      continue;
+    }
+    return lst.isDirectory() && lst.mode === st.mode && lst.uid === st.uid && lst.gid === st.gid;
+  }
+  return false;
 }
 
 export interface RunStepOptions {
