@@ -10,7 +10,8 @@ import { pipeline, type Readable } from 'node:stream';
 import type { Digest } from '../../core/digest.js';
 import { decompressorFor } from './decompress.js';
 import { Extractor } from './extractor.js';
-import { resolveLimits, tooLarge, type UnpackLimits } from './limits.js';
+import { StackerError } from '../../core/errors.js';
+import { LayerErrorCode, resolveLimits, tooLarge, type UnpackLimits } from './limits.js';
 import { TarReader } from './tar-reader.js';
 
 export interface UnpackOptions extends Partial<UnpackLimits> {
@@ -34,6 +35,15 @@ function openTarStream(blob: string, mediaType: string): Readable {
   return pipeline(src, decompress, () => {}) as unknown as Readable; // errors surface while iterating
 }
 
+/** zlib failures (`Z_DATA_ERROR`, `Z_BUF_ERROR`...) become STACKER_E_LAYER_CORRUPT. */
+function asLayerError(e: unknown, mediaType: string): unknown {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new StackerError(LayerErrorCode.corrupt, `layer is not valid ${mediaType}: ${(e as Error).message}`, { cause: e });
+  }
+  return e;
+}
+
 export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<UnpackResult> {
   const limits = resolveLimits(opts);
   const extractor = new Extractor(opts.destDir, opts.onWarning ?? (() => {}), limits.maxPathLength);
@@ -49,6 +59,8 @@ export async function unpackLayer(blob: string, opts: UnpackOptions): Promise<Un
     }
     reader.end();
     extractor.finish();
+  } catch (e) {
+    throw asLayerError(e, opts.mediaType);
   } finally {
     extractor.abort();
   }
