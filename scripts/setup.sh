@@ -25,9 +25,6 @@ fi
 user=${SUDO_USER:-root}
 if [ "$user" != root ] && ! getent passwd "$user" >/dev/null; then user=root; fi
 home=$(getent passwd "$user" | cut -d: -f6)
-as_user() {
-  if [ "$user" = root ]; then "$@"; else runuser -u "$user" -- env HOME="$home" PATH="$PATH" "$@"; fi
-}
 
 echo "==> apt packages"
 export DEBIAN_FRONTEND=noninteractive
@@ -66,6 +63,17 @@ if [ "$user" != root ]; then
     echo "gave $user the ids $start..$((start + 65535))"
   fi
 fi
+
+# node-gyp downloads Node's headers unless told where they are: use the installed ones if present.
+prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+if [ -f "$prefix/include/node/node.h" ] && [ -z "${npm_config_nodedir:-}" ]; then
+  export npm_config_nodedir=$prefix
+fi
+as_user() {
+  if [ "$user" = root ]; then "$@"; else
+    runuser -u "$user" -- env HOME="$home" PATH="$PATH" ${npm_config_nodedir:+npm_config_nodedir="$npm_config_nodedir"} "$@"
+  fi
+}
 
 echo "==> npm ci && npm run build (as $user)"
 as_user npm ci --no-audit --no-fund
