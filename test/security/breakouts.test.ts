@@ -101,6 +101,8 @@ const cases: Case[] = [
     check: (sb) => assert.ok(lstatSync(inRoot(sb, 'd')).isDirectory()) },
   { name: 'SymlinkMtimeNotFollowed', tar: (sb) => [{ ...S('s', `${sb.host}/passwd`), mtime: 5 }],
     check: (sb) => assert.equal(lstatSync(inRoot(sb, 's')).mtimeMs, 5000) },
+  { name: 'DirectoryWithSymlinkReplaced', tar: (sb) => [D('d'), S('d/host', sb.host), S('d/passwd', `${sb.host}/passwd`), F('d', 'now a file')],
+    check: (sb) => fileHas(inRoot(sb, 'd'), 'now a file') },
   { name: 'DeferredDirTimesAfterReplace', tar: (sb) => [D('a'), D('a/b'), { ...D('a/etc'), mtime: 7 }, S('a', sb.host)],
     check: (sb) => assert.ok(lstatSync(inRoot(sb, 'a')).isSymbolicLink()) },
   // --- umoci CVE-2021-29136 and other names for the root ---
