@@ -1,20 +1,18 @@
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Digest, EventSink, LayerSpec, StackerFile } from '../core/index.js';
 import { StackerError } from '../core/index.js';
 import type { OciLayout } from '../oci/layout.js';
-import { descriptorOf } from '../oci/layout.js';
-import { MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/types.js';
-import { packLayer, unpackLayer } from '../oci/layer/index.js';
+import { unpackLayer } from '../oci/layer/index.js';
 import { mountOverlay, unmount } from '../runtime/index.js';
 import type { OverlayStore } from '../storage/index.js';
-import { loadBaseImage, type BaseImage } from './base-image.js';
-import { buildImageConfig, buildManifest, manifestAnnotations } from './image-config.js';
+import { loadBaseImage } from './base-image.js';
 import { materializeImports, type GrabFn } from './imports.js';
 import type { NodeResult } from './node-result.js';
 import { removeMountStubs, runStep } from './run-step.js';
+import { copyIntoRootfs } from './copy-into-rootfs.js';
+import { finishNode } from './finish-node.js';
 import { fetchUrl } from './fetch-url.js';
 
 export interface NodeBuildContext {
@@ -82,6 +80,7 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   try {
     const importsDir = ctx.importsDir(layer.name);
     const names = await materializeImports(layer, area.rootfs, { importsDir, downloadsDir: ctx.downloadsDir, grab: ctx.grab });
+    copyOverlayDirs(layer, area.rootfs);
     if (layer.run.length > 0) {
       await runStep({ layer, rootfs: area.rootfs, importsDir, importNames: names, events: ctx.events, shellFail: ctx.shellFail, signal: ctx.signal, createdStubs: stubs });
     }
@@ -90,6 +89,20 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   }
   removeMountStubs(area.upper, stubs, lowers.map((l) => join(ctx.overlay.rootsDir, l)));
   return finishNode(ctx, layer, file, base, area.upper);
+}
+
+/** overlay_dirs: host directories whose contents are copied to `dest` before `run` (owned by root). */
+function copyOverlayDirs(layer: LayerSpec, rootfs: string): void {
+  for (const d of layer.overlayDirs) {
+    let st;
+    try {
+      st = statSync(d.source);
+    } catch {
+      throw new StackerError('STACKER_E_OVERLAY_DIR', `Given overlay_dir ${d.source} doesn't exists`, { location: d.location });
+    }
+    if (!st.isDirectory()) throw new StackerError('STACKER_E_OVERLAY_DIR', `Given overlay_dir ${d.source} should be a directory`, { location: d.location });
+    copyIntoRootfs(d.source, rootfs, d.dest, {});
+  }
 }
 
 async function unpackTarBase(ctx: NodeBuildContext, layer: LayerSpec, upper: string): Promise<void> {
@@ -108,39 +121,3 @@ async function unpackTarBase(ctx: NodeBuildContext, layer: LayerSpec, upper: str
   await unpackLayer(file, { destDir: upper, mediaType: 'application/vnd.oci.image.layer.v1.tar', onWarning: (message) => ctx.events.emit({ type: 'log', level: 'warn', message }) });
 }
 
-async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, base: BaseImage, upper: string): Promise<NodeResult> {
-  const started = Date.now();
-  const tmpBlob = join(ctx.store.dir, `.pack-${process.pid}-${layer.name}`);
-  const packed = await packLayer(upper, { outFile: tmpBlob, ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}) });
-  const layers = [...base.layers];
-  const newDiffIds: Digest[] = [];
-  if (packed !== null) {
-    await ctx.store.importBlob(tmpBlob, packed.digest, packed.size);
-    rmSync(tmpBlob, { force: true });
-    ctx.overlay.publishLayer(upper, packed.diffId);
-    layers.push({ mediaType: packed.mediaType, digest: packed.digest, size: packed.size });
-    newDiffIds.push(packed.diffId);
-    ctx.events.emit({ type: 'layer-written', layer: layer.name, digest: packed.digest, diffId: packed.diffId, size: packed.size, seconds: (Date.now() - started) / 1000 });
-  } else {
-    rmSync(tmpBlob, { force: true });
-  }
-  const sde = ctx.sourceDateEpoch;
-  const config = buildImageConfig({
-    layer,
-    base: base.config,
-    newDiffIds,
-    created: sde !== undefined ? new Date(sde * 1000) : new Date(),
-    author: sde !== undefined ? 'stacker' : `${userInfo().username}@${hostname()}`,
-  });
-  const configInfo = await ctx.store.writeJson(config);
-  const configDesc = descriptorOf(MediaType.ociConfig, configInfo);
-  const annotations = manifestAnnotations({ inherited: base.annotations, layer, namespace: ctx.annotationsNamespace, stackerYaml: file.substitutedText });
-  const manifestInfo = await ctx.store.writeJson(buildManifest(configDesc, layers, annotations));
-  return {
-    manifest: descriptorOf(MediaType.ociManifest, manifestInfo),
-    config: configDesc,
-    layers,
-    diffIds: [...base.diffIds, ...newDiffIds],
-    annotations,
-  };
-}

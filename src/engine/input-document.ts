@@ -52,6 +52,8 @@ export interface InputDocument {
   buildEnv: Record<string, string>;
   buildEnvPassthrough: string[] | null;
   binds: { source: string; dest: string }[];
+  /** Host directories copied into the rootfs before `run`; `source` relative to the file's folder. */
+  overlayDirs: { source: string; dest: string; digest: string }[];
   buildOnly: boolean;
   legacyImport: boolean;
   sourceDateEpoch: string | null;

@@ -98,6 +98,7 @@ export async function computeDocuments(
       buildEnv: layer.buildEnv,
       buildEnvPassthrough: layer.buildEnvPassthrough ?? null,
       binds: layer.binds.map((b) => ({ source: relative(layer.referenceDir, b.source) || '.', dest: b.dest })),
+      overlayDirs: layer.overlayDirs.map((d) => ({ source: relative(layer.referenceDir, d.source) || '.', dest: d.dest, digest: r.digestLocal(d.source) })),
       buildOnly: layer.buildOnly,
       legacyImport: layer.legacyImport,
       sourceDateEpoch: opts.sourceDateEpoch ?? null,

@@ -1,0 +1,60 @@
+import { rmSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Digest, LayerSpec, StackerFile } from '../core/index.js';
+import { descriptorOf } from '../oci/layout.js';
+import { MediaType } from '../oci/media-types.js';
+import { packLayer } from '../oci/layer/index.js';
+import type { BaseImage } from './base-image.js';
+import type { NodeBuildContext } from './build-node.js';
+import { generateLabels } from './generate-labels.js';
+import { buildImageConfig, buildManifest, manifestAnnotations } from './image-config.js';
+import type { NodeResult } from './node-result.js';
+
+/**
+ * After `run`: packs the upper dir into a layer blob (none for an empty diff), publishes the
+ * upper dir as that layer's extracted form, runs generate_labels, and writes the image config
+ * and manifest into the store.
+ */
+export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, base: BaseImage, upper: string): Promise<NodeResult> {
+  const started = Date.now();
+  const tmpBlob = join(ctx.store.dir, `.pack-${process.pid}-${layer.name}`);
+  const packed = await packLayer(upper, { outFile: tmpBlob, ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}) });
+  const layers = [...base.layers];
+  const newDiffIds: Digest[] = [];
+  if (packed !== null) {
+    await ctx.store.importBlob(tmpBlob, packed.digest, packed.size);
+    rmSync(tmpBlob, { force: true });
+    ctx.overlay.publishLayer(upper, packed.diffId);
+    layers.push({ mediaType: packed.mediaType, digest: packed.digest, size: packed.size });
+    newDiffIds.push(packed.diffId);
+    ctx.events.emit({ type: 'layer-written', layer: layer.name, digest: packed.digest, diffId: packed.diffId, size: packed.size, seconds: (Date.now() - started) / 1000 });
+  } else {
+    rmSync(tmpBlob, { force: true });
+  }
+  const generated = layer.generateLabels.length > 0
+    ? await generateLabels({
+      layer, overlay: ctx.overlay, events: ctx.events, signal: ctx.signal,
+      lowers: [...base.diffIds, ...newDiffIds].reverse().map((d) => ctx.overlay.layerDirRel(d)).concat(ctx.overlay.emptyDirRel()),
+    })
+    : {};
+  const sde = ctx.sourceDateEpoch;
+  const config = buildImageConfig({
+    layer: { ...layer, labels: { ...generated, ...layer.labels } },
+    base: base.config,
+    newDiffIds,
+    created: sde !== undefined ? new Date(sde * 1000) : new Date(),
+    author: sde !== undefined ? 'stacker' : `${userInfo().username}@${hostname()}`,
+  });
+  const configInfo = await ctx.store.writeJson(config);
+  const configDesc = descriptorOf(MediaType.ociConfig, configInfo);
+  const annotations = manifestAnnotations({ inherited: base.annotations, layer, namespace: ctx.annotationsNamespace, stackerYaml: file.substitutedText });
+  const manifestInfo = await ctx.store.writeJson(buildManifest(configDesc, layers, annotations));
+  return {
+    manifest: descriptorOf(MediaType.ociManifest, manifestInfo),
+    config: configDesc,
+    layers,
+    diffIds: [...base.diffIds, ...newDiffIds],
+    annotations,
+  };
+}
