@@ -48,11 +48,11 @@ function readHandedPlan(): Planned | undefined {
 }
 
 /** Input documents, keys and the plan: stat data, the index and base digests; no namespace. */
-async function planBuild(o: BuildOptions, spec: BuildSpec, order: string[], index: BuildIndex): Promise<Planned> {
+export async function planBuild(o: BuildOptions, spec: BuildSpec, order: string[], index: BuildIndex): Promise<Planned> {
   const statView = new StatCacheView(index.loadStatCache());
   const docs = await computeDocuments(spec, order, {
     resolveImage: (layer) => resolveImageDigest(layer, o.paths.cwd),
-    digestLocal: (p) => digestInput(p, statView).digest,
+    digestLocal: (p) => digestInput(p, statView, { ownership: false }).digest,
     digestUrl: async (url) => (await fetchUrl(downloadsDir(o.paths), url)).digest,
   }, { sourceDateEpoch: o.sourceDateEpoch });
   index.saveStatCache(statView.changedRows());

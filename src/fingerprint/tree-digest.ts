@@ -65,7 +65,16 @@ let chunk: Buffer | undefined;
  * is valid; otherwise the file is hashed and the result recorded in `cache`.
  * @throws StackerError STACKER_E_IMPORT_UNREADABLE / STACKER_E_IMPORT_CHANGED / STACKER_E_IMPORT_TYPE
  */
-export function digestInput(absPath: string, cache: StatCacheView): InputDigest {
+export interface DigestOptions {
+  /**
+   * Whether file owners count (default true). Imports are copied into the build by the
+   * namespace's root, so the host owner of a source file never reaches the image; leaving it out
+   * keeps keys equal for another user's checkout and between the two sides of the namespace.
+   */
+  ownership?: boolean;
+}
+
+export function digestInput(absPath: string, cache: StatCacheView, opts: DigestOptions = {}): InputDigest {
   const recordedAtNs = cache.now();
   const st = lstatOrUndefined(absPath);
   const hash = createHash('sha256');
@@ -74,7 +83,7 @@ export function digestInput(absPath: string, cache: StatCacheView): InputDigest 
     frame(hash, ['missing']);
     return { type: 'missing', digest: finish(hash) };
   }
-  const ctx: WalkContext = { cache, recordedAtNs, inodes: new Map(), hash, entries: [] };
+  const ctx: WalkContext = { cache, recordedAtNs, inodes: new Map(), hash, entries: [], ownership: opts.ownership ?? true };
   const root = entryFor(absPath, '.', st, ctx);
   if (root.type !== 'file' && root.type !== 'dir' && root.type !== 'symlink') {
     throw new StackerError('STACKER_E_IMPORT_TYPE', `import ${absPath} is a ${root.type}, not a file, directory or symlink`);
@@ -92,6 +101,7 @@ interface WalkContext {
   inodes: Map<string, [string, Digest]>;
   hash: Hash;
   entries: TreeEntry[];
+  ownership: boolean;
 }
 
 function walk(absDir: string, rel: string, ctx: WalkContext): void {
@@ -118,7 +128,8 @@ function walk(absDir: string, rel: string, ctx: WalkContext): void {
 function add(ctx: WalkContext, e: TreeEntry): void {
   ctx.entries.push(e);
   const payload = e.digest ?? e.target ?? e.rdev ?? '';
-  frame(ctx.hash, [e.path, e.type, e.mode.toString(8), String(e.uid), String(e.gid), payload, e.link ?? '']);
+  const [uid, gid] = ctx.ownership ? [String(e.uid), String(e.gid)] : ['', ''];
+  frame(ctx.hash, [e.path, e.type, e.mode.toString(8), uid, gid, payload, e.link ?? '']);
 }
 
 // Hot path (one call per entry of every import on every build): no object spread, and the file
