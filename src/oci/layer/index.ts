@@ -2,7 +2,7 @@
  * The OCI layer tar codec: overlay upper dir -> `tar+gzip` layer (packLayer) and layer blob ->
  * overlay lower dir (unpackLayer), plus the native xattr/mknod helpers they rely on.
  */
-export { packLayer, LAYER_TAR_GZIP, DEFAULT_CHUNK_SIZE, DEFAULT_LEVEL } from './pack.js';
+export { packLayer, packRecipe, LAYER_TAR_GZIP, DEFAULT_CHUNK_SIZE, DEFAULT_LEVEL } from './pack.js';
 export type { PackOptions, PackResult } from './pack.js';
 export { unpackLayer } from './unpack.js';
 export type { UnpackOptions, UnpackResult } from './unpack.js';
