@@ -8,10 +8,9 @@ import { StatCacheView } from '../fingerprint/stat-cache.js';
 import { digestInput } from '../fingerprint/tree-digest.js';
 import { ancestorsAndSelf, buildLayerGraph } from '../graph/index.js';
 import { OciLayout } from '../oci/layout.js';
-import { inBuildNamespace, reexecInNamespace, unmount } from '../runtime/index.js';
-import { OverlayStore, secureJoin } from '../storage/index.js';
+import { inBuildNamespace, reexecInNamespace } from '../runtime/userns.js';
 import { resolveImageDigest } from './base-image.js';
-import { buildNode, mountChain, type NodeBuildContext } from './build-node.js';
+import type { NodeBuildContext } from './build-node.js';
 import { fetchUrl } from './fetch-url.js';
 import { fromRecord, toRecord } from './index-adapter.js';
 import type { InputDocument } from './input-document.js';
@@ -114,7 +113,6 @@ function checkTargets(spec: BuildSpec, targets: string[]): string[] {
 async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs: Map<string, NodeDoc>, index: BuildIndex): Promise<number> {
   const store = await OciLayout.open(blobStoreDir(o.paths), { create: true, paramName: 'stacker-dir store' });
   const output = await OciLayout.open(o.paths.ociDir, { create: true });
-  const overlay = new OverlayStore(o.paths.rootsDir);
   const results = new Map<string, NodeResult>();
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -126,24 +124,9 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
     if (r === undefined) throw new Error(`bug: ${name} used before it was built`);
     return r;
   };
-  const ctx: NodeBuildContext = {
-    cwd: o.paths.cwd, store, overlay, events: o.events,
-    importsDir: (l) => importsDir(o.paths, l), downloadsDir: downloadsDir(o.paths), resultOf,
-    grab: async (layer, path, use) => {
-      const mnt = mkdtempSync(join(o.paths.rootsDir, '.grab-'));
-      await mountChain(ctx, resultOf(layer), mnt);
-      try {
-        use(secureJoin(mnt, path));
-      } finally {
-        await unmount(mnt);
-        rmSync(mnt, { recursive: true, force: true });
-      }
-    },
-    sourceDateEpoch: o.sourceDateEpoch !== undefined ? Number(o.sourceDateEpoch) : undefined,
-    annotationsNamespace: o.annotationsNamespace,
-    shellFail: o.shellFail,
-    signal: abort.signal,
-  };
+  // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
+  const ctx = steps.some((s) => s.state === 'build') ? await buildContext(o, store, resultOf, abort.signal) : undefined;
+
   try {
     for (const step of steps) {
       const layer = spec.layers.get(step.name)!;
@@ -159,7 +142,7 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
         const t0 = Date.now();
         let r: NodeResult;
         try {
-          r = await buildNode(ctx, layer, file);
+          r = await (await import('./build-node.js')).buildNode(ctx!, layer, file);
         } catch (e) {
           index.recordBuildNode(buildId, { layer: step.name, status: 'failed', key: step.key as never, reason: step.reason ?? '', durationMs: Date.now() - t0, inputDocument: canonicalJson(doc) });
           throw e;
@@ -180,4 +163,30 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+async function buildContext(o: BuildOptions, store: OciLayout, resultOf: (name: string) => NodeResult, signal: AbortSignal): Promise<NodeBuildContext> {
+  const [{ mountChain }, { unmount }, { OverlayStore, secureJoin }] = await Promise.all([
+    import('./build-node.js'), import('../runtime/mount.js'), import('../storage/index.js'),
+  ]);
+  const overlay = new OverlayStore(o.paths.rootsDir);
+  const ctx: NodeBuildContext = {
+    cwd: o.paths.cwd, store, overlay, events: o.events,
+    importsDir: (l) => importsDir(o.paths, l), downloadsDir: downloadsDir(o.paths), resultOf,
+    grab: async (layer, path, use) => {
+      const mnt = mkdtempSync(join(o.paths.rootsDir, '.grab-'));
+      await mountChain(ctx, resultOf(layer), mnt);
+      try {
+        use(secureJoin(mnt, path));
+      } finally {
+        await unmount(mnt);
+        rmSync(mnt, { recursive: true, force: true });
+      }
+    },
+    sourceDateEpoch: o.sourceDateEpoch !== undefined ? Number(o.sourceDateEpoch) : undefined,
+    annotationsNamespace: o.annotationsNamespace,
+    shellFail: o.shellFail,
+    signal,
+  };
+  return ctx;
 }
