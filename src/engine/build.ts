@@ -29,6 +29,8 @@ export interface BuildOptions {
   annotationsNamespace: string;
   sourceDateEpoch: string | undefined;
   targets: string[];
+  /** Print the order in which the files would build, and stop (`--order-only`). */
+  orderOnly?: boolean;
   /** argv of this CLI invocation, to re-execute it inside the build namespace. */
   argv: string[];
   events: EventSink;
@@ -68,6 +70,10 @@ export async function planBuild(o: BuildOptions, spec: BuildSpec, order: string[
 export async function runBuild(o: BuildOptions): Promise<number> {
   const { spec, warnings } = await loadBuildSpec(o.load);
   for (const w of warnings) o.events.emit({ type: 'log', level: 'warn', message: w });
+  if (o.orderOnly) {
+    spec.files.forEach((f, i) => o.events.emit({ type: 'log', level: 'info', message: `${i} build ${f.path}: requires: [${f.prerequisites.join(' ')}]` }));
+    return 0;
+  }
   const graph = buildLayerGraph(spec);
   const order = o.targets.length > 0 ? ancestorsAndSelf(graph, checkTargets(spec, o.targets)) : graph.order;
 

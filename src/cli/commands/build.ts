@@ -40,6 +40,7 @@ async function buildFile(v: Values, file: string, argv: string[]): Promise<numbe
     annotationsNamespace: str(v, 'annotations-namespace') ?? 'io.stackeroci',
     sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined,
     targets: list(v, 'target'),
+    orderOnly: bool(v, 'order-only'),
     argv,
     events: reporterFrom(v),
   });
