@@ -12,6 +12,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packLayer } from '../src/oci/layer/pack.js';
+import { unpackLayer } from '../src/oci/layer/unpack.js';
 import { BENCH_DIR, bigCorpus, treeCorpus } from './pack-corpus.js';
 
 const args = process.argv.slice(2);
@@ -41,6 +42,22 @@ function baseline(tree: string, out: string): Run {
   return { seconds, cpuSeconds: Number.NaN, tarBytes, outBytes: statSync(out).size }; // wall time is the figure
 }
 
+/** unpackLayer of the blob vs `gzip -dc | tar -x` into a fresh directory (informational, G9). */
+async function unpackFigures(blob: string, tarBytes: number): Promise<{ ours: number; base: number }> {
+  const dest = join(BENCH_DIR, 'unpack-dest');
+  const fresh = (): void => { rmSync(dest, { recursive: true, force: true }); mkdirSync(dest); };
+  fresh();
+  let t0 = process.hrtime.bigint();
+  await unpackLayer(blob, { destDir: dest, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', onWarning: () => {} });
+  const ours = tarBytes / MB / (Number(process.hrtime.bigint() - t0) / 1e9);
+  fresh();
+  t0 = process.hrtime.bigint();
+  execFileSync('bash', ['-c', 'gzip -dc "$1" | tar -x --numeric-owner -C "$2"', 'bench', blob, dest]);
+  const base = tarBytes / MB / (Number(process.hrtime.bigint() - t0) / 1e9);
+  rmSync(dest, { recursive: true, force: true });
+  return { ours, base };
+}
+
 function rssChild(tree: string, out: string): { maxRssKiB: number; seconds: number; uncompressedSize: number } {
   const child = join(dirname(fileURLToPath(import.meta.url)), 'pack-rss.js');
   const r = spawnSync(process.execPath, [child, tree, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -63,8 +80,11 @@ for (let i = 0; i < runs; i++) {
 const base = baseline(tree, join(BENCH_DIR, 'baseline.tar.gz'));
 log(`tar | gzip -6: ${(base.tarBytes / MB / base.seconds).toFixed(1)} MB/s`);
 rmSync(join(BENCH_DIR, 'baseline.tar.gz'), { force: true });
+const unpack = await unpackFigures(out, oursRuns[0]!.tarBytes);
+log(`unpack: ${unpack.ours.toFixed(1)} MB/s, gzip -dc | tar -x: ${unpack.base.toFixed(1)} MB/s`);
 rmSync(out, { force: true });
 
+log(`load now ${loadavg()[0]!.toFixed(1)}; packing the big layer in a child process`);
 const bigBytes = quick ? 1 << 30 : 4 * (1 << 30);
 const big = bigCorpus(bigBytes, 4);
 const rss = rssChild(big, join(BENCH_DIR, 'big.tar.gz'));
@@ -81,6 +101,7 @@ process.stdout.write([
   row('pack throughput (tar + diff_id + gzip-6 + digest)', `${med.toFixed(1)} MB/s`, `${mbps(base).toFixed(1)} MB/s (tar -c \\| gzip -6)`, '>= 50 MB/s'),
   row('pack CPU per MB (user+sys, all threads)', `${((best.cpuSeconds / best.tarBytes) * MB * 1000).toFixed(1)} ms/MB`, '', ''),
   row('compressed size', `${(best.outBytes / MB).toFixed(0)} MB`, `${(base.outBytes / MB).toFixed(0)} MB`, 'within 2 %'),
+  row('unpack throughput (gunzip + diff_id + safe extraction)', `${unpack.ours.toFixed(1)} MB/s`, `${unpack.base.toFixed(1)} MB/s (gzip -dc \\| tar -x)`, '>= 100 MB/s (PEERS G9)'),
   row(`peak RSS packing a ${(rss.uncompressedSize / 1e9).toFixed(1)} GB layer`, `${(rss.maxRssKiB / 1024).toFixed(0)} MiB (${(rss.uncompressedSize / MB / rss.seconds).toFixed(0)} MB/s)`, '', '< 150 MB'),
   '',
 ].join('\n'));
