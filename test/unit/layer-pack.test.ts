@@ -211,3 +211,12 @@ test('an empty upper dir, or one where everything is excluded, gives no layer an
   assert.equal(await packLayer(empty, { outFile: out }), null);
   assert.ok(!existsSync(out));
 });
+
+test('an upper dir using overlay redirect/metacopy is refused, not packed incompletely', async () => {
+  const dir = join(base, 'redirect');
+  mkdirSync(join(dir, 'moved'), { recursive: true });
+  native().lsetxattr(join(dir, 'moved'), 'user.overlay.redirect', Buffer.from('/orig'));
+  const out = join(base, 'redirect.tar.gz');
+  await assert.rejects(packLayer(dir, { outFile: out }), { code: 'STACKER_E_LAYER_UNSUPPORTED', message: /user\.overlay\.redirect/ });
+  assert.ok(!existsSync(out));
+});
