@@ -1,8 +1,8 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cleanup, execOk, makeProject, pushBusybox, runAsUser, runStacker, startRegistry, type LocalRegistry, type PushedImage } from './rig.js';
+import { execOk, makeProject, runAsUser, runStacker, useBusyboxRegistry, builtLayers } from './rig.js';
 
 interface IndexJson { manifests: { digest: string; annotations?: Record<string, string> }[] }
 
@@ -11,21 +11,9 @@ async function tags(dir: string): Promise<Map<string, string>> {
   return new Map(idx.manifests.map((m) => [m.annotations?.['org.opencontainers.image.ref.name'] ?? '', m.digest]));
 }
 
-function built(stdout: string): string[] {
-  return [...stdout.matchAll(/^building (\S+):/gm)].map((m) => m[1]!);
-}
 
 describe('stacker build (unprivileged, end to end)', () => {
-  let registry: LocalRegistry;
-  let busybox: PushedImage;
-  before(async () => {
-    registry = await startRegistry();
-    busybox = await pushBusybox(registry);
-  });
-  after(async () => {
-    await registry?.stop();
-    await cleanup();
-  });
+  const reg = useBusyboxRegistry();
 
   const talk = (url: string) => `
 app:
@@ -63,13 +51,13 @@ sibling:
 
   test("the talk's example builds, umoci unpacks it, base layers keep the registry's digests, and rebuilds are incremental", async () => {
     const p = await makeProject({
-      'stacker.yaml': talk(busybox.url),
+      'stacker.yaml': talk(reg.busybox.url),
       'config.json': '{"greeting": "hello"}\n',
       'install.sh': 'mkdir -p /usr/share\necho installed > /usr/share/installed\nchown 1000:1000 /usr/share/installed\n',
     });
     const first = await runStacker(p, ['build']);
     assert.equal(first.code, 0, first.stderr + first.stdout);
-    assert.deepEqual(built(first.stdout), ['app', 'child', 'grandchild', 'sibling']);
+    assert.deepEqual(builtLayers(first.stdout), ['app', 'child', 'grandchild', 'sibling']);
     assert.match(first.stdout, /filesystem sibling built successfully\s*$/);
 
     // An independent tool reads the result.
@@ -81,7 +69,7 @@ sibling:
     await assert.rejects(readFile(join(rootfs, 'stacker/imports/config.json')));
 
     // Base layers are reused byte for byte: their digests equal the registry's.
-    const remote = JSON.parse((await execOk('skopeo', ['inspect', '--tls-verify=false', busybox.url])).stdout) as { Layers: string[] };
+    const remote = JSON.parse((await execOk('skopeo', ['inspect', '--tls-verify=false', reg.busybox.url])).stdout) as { Layers: string[] };
     const local = JSON.parse((await runAsUser('skopeo', ['inspect', 'oci:oci:app'], p.dir)).stdout) as { Layers: string[]; Env: string[] };
     assert.deepEqual(local.Layers.slice(0, remote.Layers.length), remote.Layers);
     assert.equal(local.Layers.length, remote.Layers.length + 1);
@@ -91,24 +79,24 @@ sibling:
     const tagsBefore = await tags(p.dir);
     const noop = await runStacker(p, ['build']);
     assert.equal(noop.code, 0, noop.stderr);
-    assert.deepEqual(built(noop.stdout), []);
+    assert.deepEqual(builtLayers(noop.stdout), []);
     for (const l of ['app', 'child', 'grandchild', 'sibling']) assert.match(noop.stdout, new RegExp(`^found cached layer ${l}$`, 'm'));
     assert.deepEqual(await tags(p.dir), tagsBefore);
 
     // Touching an import rebuilds nothing; editing one layer rebuilds it and its descendants only.
     await runAsUser('touch', ['install.sh'], p.dir);
-    assert.deepEqual(built((await runStacker(p, ['build'])).stdout), []);
-    await p.write('stacker.yaml', talk(busybox.url).replace('echo child > /child', 'echo child2 > /child'));
+    assert.deepEqual(builtLayers((await runStacker(p, ['build'])).stdout), []);
+    await p.write('stacker.yaml', talk(reg.busybox.url).replace('echo child > /child', 'echo child2 > /child'));
     const edit = await runStacker(p, ['build']);
     assert.equal(edit.code, 0, edit.stderr);
-    assert.deepEqual(built(edit.stdout), ['child', 'grandchild']);
+    assert.deepEqual(builtLayers(edit.stdout), ['child', 'grandchild']);
     assert.match(edit.stdout, /^building child: run changed$/m);
     assert.match(edit.stdout, /^building grandchild: parent child was rebuilt$/m);
 
     // A changed import rebuilds the layer that imports it and everything below.
     await p.write('install.sh', 'mkdir -p /usr/share\necho installed2 > /usr/share/installed\n');
     const imp = await runStacker(p, ['build']);
-    assert.deepEqual(built(imp.stdout), ['app', 'child', 'grandchild', 'sibling']);
+    assert.deepEqual(builtLayers(imp.stdout), ['app', 'child', 'grandchild', 'sibling']);
     assert.match(imp.stdout, /^building app: import install.sh changed \(\w{12} -> \w{12}\)$/m);
   });
 
@@ -116,7 +104,7 @@ sibling:
     const p = await makeProject({
       'stacker.yaml': `
 l1:
-  from: {type: docker, url: ${busybox.url}, insecure: true}
+  from: {type: docker, url: ${reg.busybox.url}, insecure: true}
   run: |
     mkdir -p /d/sub /e
     echo 1 > /d/a; echo 1 > /d/sub/b; echo 1 > /f; echo keep > /e/k
@@ -155,7 +143,7 @@ l4:
   });
 
   test('SOURCE_DATE_EPOCH: two clean builds are identical, and skopeo copy round-trips the digests', async () => {
-    const files = { 'stacker.yaml': talk(busybox.url), 'config.json': '{}\n', 'install.sh': 'echo x > /x\n' };
+    const files = { 'stacker.yaml': talk(reg.busybox.url), 'config.json': '{}\n', 'install.sh': 'echo x > /x\n' };
     const env = { SOURCE_DATE_EPOCH: '1700000000' };
     const a = await makeProject(files);
     const b = await makeProject(files);
@@ -163,10 +151,10 @@ l4:
     assert.equal((await runStacker(b, ['build'], { env })).code, 0);
     assert.deepEqual(await tags(a.dir), await tags(b.dir));
     const digest = (await tags(a.dir)).get('grandchild')!;
-    await execOk('skopeo', ['--insecure-policy', 'copy', '--dest-tls-verify=false', '--preserve-digests', `oci:${join(a.dir, 'oci')}:grandchild`, `docker://${registry.host}/gc:1`]);
-    const remote = JSON.parse((await execOk('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/gc:1`])).stdout) as { Digest: string };
+    await execOk('skopeo', ['--insecure-policy', 'copy', '--dest-tls-verify=false', '--preserve-digests', `oci:${join(a.dir, 'oci')}:grandchild`, `docker://${reg.registry.host}/gc:1`]);
+    const remote = JSON.parse((await execOk('skopeo', ['inspect', '--tls-verify=false', `docker://${reg.registry.host}/gc:1`])).stdout) as { Digest: string };
     assert.equal(remote.Digest, digest);
-    await execOk('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/gc:1`, `oci:${join(a.dir, 'back')}:gc`]);
+    await execOk('skopeo', ['--insecure-policy', 'copy', '--src-tls-verify=false', '--preserve-digests', `docker://${reg.registry.host}/gc:1`, `oci:${join(a.dir, 'back')}:gc`]);
     const back = JSON.parse(await readFile(join(a.dir, 'back', 'index.json'), 'utf8')) as IndexJson;
     assert.equal(back.manifests[0]!.digest, digest);
   });
@@ -175,7 +163,7 @@ l4:
     const p = await makeProject({
       'stacker.yaml': `
 ok:
-  from: {type: docker, url: ${busybox.url}, insecure: true}
+  from: {type: docker, url: ${reg.busybox.url}, insecure: true}
   run: echo ok > /ok
 bad:
   from: {type: built, tag: ok}
@@ -192,6 +180,6 @@ bad:
     await p.write('stacker.yaml', (await readFile(p.path('stacker.yaml'), 'utf8')).replace('false', 'true'));
     const again = await runStacker(p, ['build']);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(built(again.stdout), ['bad']);
+    assert.deepEqual(builtLayers(again.stdout), ['bad']);
   });
 });

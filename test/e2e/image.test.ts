@@ -1,6 +1,6 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanup, makeProject, pushBusybox, runAsUser, runStacker, startRegistry, type LocalRegistry, type PushedImage } from './rig.js';
+import { makeProject, runAsUser, runStacker, useBusyboxRegistry } from './rig.js';
 
 interface Inspect { Layers: string[] }
 interface Config {
@@ -14,16 +14,7 @@ interface Config {
 }
 
 describe('the image: config, manifest annotations, layers', () => {
-  let registry: LocalRegistry;
-  let busybox: PushedImage;
-  before(async () => {
-    registry = await startRegistry();
-    busybox = await pushBusybox(registry);
-  });
-  after(async () => {
-    await registry?.stop();
-    await cleanup();
-  });
+  const reg = useBusyboxRegistry();
 
   test('directives reach the config; annotations carry the substituted file; an empty diff adds no layer; /stacker never lands', async () => {
     const yaml = `
@@ -48,7 +39,7 @@ empty:
 `;
     const p = await makeProject({ 'stacker.yaml': yaml });
     const env = { SOURCE_DATE_EPOCH: '1600000000' };
-    const r = await runStacker(p, ['build', '--substitute', `BASE=${busybox.url}`, '--annotations-namespace', 'org.example'], { env });
+    const r = await runStacker(p, ['build', '--substitute', `BASE=${reg.busybox.url}`, '--annotations-namespace', 'org.example'], { env });
     assert.equal(r.code, 0, r.stderr + r.stdout);
 
     const cfg = JSON.parse((await runAsUser('skopeo', ['inspect', '--config', 'oci:oci:top'], p.dir)).stdout) as Config;
@@ -66,7 +57,7 @@ empty:
     assert.equal(cfg.history.at(-2)?.created_by, 'stacker build of top');
 
     const raw = JSON.parse((await runAsUser('skopeo', ['inspect', '--raw', 'oci:oci:top'], p.dir)).stdout) as { annotations: Record<string, string> };
-    assert.equal(raw.annotations['org.example.stacker.stacker_yaml'], yaml.replace('${{BASE}}', busybox.url));
+    assert.equal(raw.annotations['org.example.stacker.stacker_yaml'], yaml.replace('${{BASE}}', reg.busybox.url));
     assert.equal(raw.annotations['org.opencontainers.image.source'], 'https://example.invalid/x');
     assert.ok(raw.annotations['org.example.stacker.stacker_version']);
 

@@ -1,15 +1,12 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cleanup, exec, getRig, makeProject, pushBusybox, runAsUser, runStacker, startRegistry, userEnv, type LocalRegistry, type PushedImage } from './rig.js';
+import { exec, getRig, makeProject, runAsUser, runStacker, useBusyboxRegistry, userEnv, builtLayers } from './rig.js';
 import { userArgv } from './rig-user.js';
 
-function built(stdout: string): string[] {
-  return [...stdout.matchAll(/^building (\S+):/gm)].map((m) => m[1]!);
-}
 
 /** Starts `stacker build` as the rig user in its own process group; resolves when `marker` is printed. */
 async function startBuild(dir: string, marker: RegExp): Promise<{ pid: number; done: Promise<{ code: number | null; out: string }> }> {
@@ -42,20 +39,11 @@ async function indexJson(dir: string): Promise<string> {
 }
 
 describe('build lifecycle: interrupts, kills, locks, --no-cache, moved checkouts', () => {
-  let registry: LocalRegistry;
-  let busybox: PushedImage;
-  before(async () => {
-    registry = await startRegistry();
-    busybox = await pushBusybox(registry);
-  });
-  after(async () => {
-    await registry?.stop();
-    await cleanup();
-  });
+  const reg = useBusyboxRegistry();
 
   const yaml = (slow: string) => `
 base:
-  from: {type: docker, url: ${busybox.url}, insecure: true}
+  from: {type: docker, url: ${reg.busybox.url}, insecure: true}
   run: echo base > /base
 slow:
   from: {type: built, tag: base}
@@ -89,7 +77,7 @@ slow:
     await p.write('stacker.yaml', yaml('true'));
     const again = await runStacker(p, ['build']);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(built(again.stdout), ['slow']);
+    assert.deepEqual(builtLayers(again.stdout), ['slow']);
   });
 
   test('a build killed with SIGKILL leaves the index and oci/ consistent; the next build takes the stale lock and works', async () => {
@@ -106,7 +94,7 @@ slow:
     const again = await runStacker(p, ['build']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /^found cached layer base$/m);
-    assert.deepEqual(built(again.stdout), ['slow']);
+    assert.deepEqual(builtLayers(again.stdout), ['slow']);
   });
 
   test('two builds at once on the same directories wait for each other', async () => {
@@ -117,19 +105,19 @@ slow:
     assert.equal(ra.code, 0, ra.out);
     assert.equal(rb.code, 0, rb.stderr);
     assert.match(rb.stdout, /waiting for the lock on .*\.stacker, held by pid \d+/);
-    assert.deepEqual(built(rb.stdout), []);
+    assert.deepEqual(builtLayers(rb.stdout), []);
   });
 
   test('--no-cache rebuilds every layer and keeps the downloaded base', async () => {
     const p = await makeProject({ 'stacker.yaml': yaml('true') });
     assert.equal((await runStacker(p, ['build'])).code, 0);
     const blobs = (await runAsUser('ls', ['.stacker/store/blobs/sha256'], p.dir)).stdout.split('\n').filter(Boolean);
-    const baseLayer = JSON.parse((await exec('skopeo', ['inspect', '--tls-verify=false', busybox.url])).stdout).Layers[0].slice(7) as string;
+    const baseLayer = JSON.parse((await exec('skopeo', ['inspect', '--tls-verify=false', reg.busybox.url])).stdout).Layers[0].slice(7) as string;
     assert.ok(blobs.includes(baseLayer));
     const ino = (await stat(join(p.dir, '.stacker/store/blobs/sha256', baseLayer))).ino;
     const r = await runStacker(p, ['build', '--no-cache']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(built(r.stdout), ['base', 'slow']);
+    assert.deepEqual(builtLayers(r.stdout), ['base', 'slow']);
     assert.match(r.stdout, /^building base: --no-cache$/m);
     assert.equal((await stat(join(p.dir, '.stacker/store/blobs/sha256', baseLayer))).ino, ino, 'the base blob was not downloaded again');
   });
@@ -142,7 +130,7 @@ slow:
     try {
       const r = await runStacker(moved, ['build']);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(built(r.stdout), []);
+      assert.deepEqual(builtLayers(r.stdout), []);
     } finally {
       await rename(moved, p.dir);
     }
@@ -152,7 +140,7 @@ slow:
     const p = await makeProject({
       'stacker.yaml': `
 l:
-  from: {type: docker, url: ${busybox.url}, insecure: true}
+  from: {type: docker, url: ${reg.busybox.url}, insecure: true}
   overlay_dirs:
     - source: tree
       dest: /opt/tree
@@ -173,6 +161,6 @@ l:
     assert.equal(await readFile(join(p.dir, 'u/rootfs/opt/tree/sub/b.txt'), 'utf8'), 'b\n');
     await assert.rejects(stat(join(p.dir, 'u/rootfs/junk')));
     await p.write('tree/a.txt', 'changed\n');
-    assert.deepEqual(built((await runStacker(p, ['build'])).stdout), ['l']);
+    assert.deepEqual(builtLayers((await runStacker(p, ['build'])).stdout), ['l']);
   });
 });

@@ -10,19 +10,32 @@
  *   const r = await runStacker(project, ['build']);
  *   assert.equal(r.code, 0, r.stderr);
  */
+import { after, before } from 'node:test';
 import { access, chmod, chown, lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { exec, execOk, type ExecResult } from './rig-exec.js';
 import { buildBusyboxLayout, cachedBusyboxLayout, cachedDebianLayout } from './rig-images.js';
-import { startLocalRegistry, type LocalRegistry } from './rig-registry.js';
+import { startRegistry as startDockerRegistry } from '../helpers/registry.js';
 import { nodeForUser, stageForUser, type Staged } from './rig-stage.js';
 import { E2E_USER, ensureUser, isRoot, userArgv, type RigUser } from './rig-user.js';
 
 export { E2E_USER, type RigUser } from './rig-user.js';
 export { exec, execOk, type ExecResult } from './rig-exec.js';
-export type { LocalRegistry } from './rig-registry.js';
+
+/** A docker-registry on 127.0.0.1 (test/helpers/registry.ts), as the e2e tests use it. */
+export interface LocalRegistry {
+  /** `127.0.0.1:<port>`: what goes before the repository in a reference. */
+  host: string;
+  port: number;
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** The registry's storage root. */
+  rootDir: string;
+  /** Kills the registry and deletes its storage. Safe to call twice. */
+  stop(): Promise<void>;
+}
 
 /** A file of a project: text, bytes, or either with a mode (default 0644). */
 export type FileContent = string | Buffer | { content: string | Buffer; mode?: number };
@@ -203,40 +216,32 @@ export async function runStacker(project: Project | string, args: readonly strin
   return runAsUser(rig.node, [rig.stackerBin, ...args], cwd, opts);
 }
 
-/**
- * Starts a docker-registry on 127.0.0.1. Uses test/helpers/registry.ts when it exists and exports
- * `startRegistry` returning something with a host/port/url and stop/close; else the rig's own.
- */
-export async function startRegistry(): Promise<LocalRegistry> {
-  const helper = new URL('../helpers/registry.js', import.meta.url);
-  if (await exists(fileURLToPath(helper))) {
-    const mod = (await import(pathToFileURL(fileURLToPath(helper)).href)) as { startRegistry?: () => Promise<unknown> };
-    if (typeof mod.startRegistry === 'function') {
-      const adapted = adaptRegistry(await mod.startRegistry());
-      if (adapted) return adapted;
-    }
-  }
-  return startLocalRegistry();
+/** The layers a `stacker build` output says it built (`building <name>: <reason>` lines), in order. */
+export function builtLayers(stdout: string): string[] {
+  return [...stdout.matchAll(/^building (\S+):/gm)].map((m) => m[1]!);
 }
 
-function adaptRegistry(r: unknown): LocalRegistry | undefined {
-  if (typeof r !== 'object' || r === null) return undefined;
-  const o = r as Record<string, unknown>;
-  const stopFn = [o.stop, o.close].find((f): f is () => unknown => typeof f === 'function');
-  let host = typeof o.host === 'string' && o.host.includes(':') ? o.host : undefined;
-  if (!host && typeof o.port === 'number') host = `127.0.0.1:${o.port}`;
-  if (!host && typeof o.url === 'string') host = new URL(o.url).host;
-  if (!host || !stopFn) return undefined;
-  const port = Number(host.split(':').pop());
-  return {
-    host,
-    port,
-    url: `http://${host}`,
-    rootDir: typeof o.rootDir === 'string' ? o.rootDir : '',
-    stop: async () => {
-      await stopFn.call(r);
-    },
-  };
+/** Starts a docker-registry on 127.0.0.1 with its storage in a temp dir. */
+export async function startRegistry(): Promise<LocalRegistry> {
+  const r = await startDockerRegistry();
+  return { host: r.url, port: r.port, url: `http://${r.url}`, rootDir: r.dir, stop: () => r.stop() };
+}
+
+/**
+ * For a describe block: a registry started before its tests, with busybox pushed as
+ * `<registry>/busybox:latest`, and stopped (projects removed) after them.
+ */
+export function useBusyboxRegistry(): { registry: LocalRegistry; busybox: PushedImage } {
+  const env = {} as { registry: LocalRegistry; busybox: PushedImage };
+  before(async () => {
+    env.registry = await startRegistry();
+    env.busybox = await pushBusybox(env.registry);
+  });
+  after(async () => {
+    await env.registry?.stop();
+    await cleanup();
+  });
+  return env;
 }
 
 /** Path of the cached busybox OCI layout (tag `busybox`), readable by the user. Do not modify it: copy it. */
