@@ -9,6 +9,7 @@ USAGE:
 COMMANDS:
    build            build the layers of a stacker.yaml into the OCI layout
    recursive-build  build every stacker.yaml under a directory
+   publish          copy built images to a registry or an OCI layout
    inspect          show the images in the OCI layout
    grab             copy a file out of a built layer: stacker grab <layer>:<path>
    chroot, exec     run a shell in a built layer: stacker chroot [layer] [cmd]
@@ -33,6 +34,7 @@ Run \`stacker <command> --help\` for a command's options (see README.md).
 const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   build: () => import('./commands/build.js'),
   'recursive-build': () => import('./commands/build.js').then((m) => ({ run: m.runRecursive })),
+  publish: () => import('./commands/publish.js'),
   inspect: () => import('./commands/inspect.js'),
   clean: () => import('./commands/clean.js'),
   check: () => import('./commands/check.js'),

@@ -1,15 +1,44 @@
+import { resolve } from 'node:path';
 import { StackerError } from '../../core/index.js';
-import { interactiveIn, withLayerRootfs } from '../../engine/layer-access.js';
+import { defaultLayer, interactiveIn, withLayerRootfs } from '../../engine/layer-access.js';
 import { inBuildNamespace, reexecInNamespace } from '../../runtime/index.js';
-import { parse } from '../args.js';
+import { bool, list, parse, str } from '../args.js';
 import { pathsFrom } from './common.js';
+
+const USAGE = `stacker chroot [layer] [cmd [args...]]   (alias: exec)
+
+   Runs cmd (default /bin/sh) in a temporary writable copy of a built layer, with stdin attached.
+   Changes are discarded when it exits. The layer defaults to the first one of -f (stacker.yaml).
+   Put \`--\` before a command that has options: stacker chroot app -- ls -l /
+`;
 
 /** `stacker chroot [layer] [cmd]`: a temporary writable container of a built layer. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { 'stacker-file': { type: 'string', short: 'f' } });
-  const layer = positionals[0];
-  if (layer === undefined) throw new StackerError('STACKER_E_USAGE', 'usage: stacker chroot <layer> [cmd]');
+  const { values: v, positionals } = parse(argv, {
+    'stacker-file': { type: 'string', short: 'f' },
+    substitute: { type: 'string', multiple: true },
+    'substitute-file': { type: 'string' },
+  });
+  if (bool(v, 'help')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const paths = pathsFrom(v);
+  const layer = positionals[0] ?? await defaultLayer({
+    file: str(v, 'stacker-file') ?? 'stacker.yaml',
+    cwd: paths.cwd,
+    substitutions: list(v, 'substitute'),
+    ...(str(v, 'substitute-file') ? { substituteFile: str(v, 'substitute-file')! } : {}),
+    builtins: {
+      STACKER_ROOTFS_DIR: paths.rootsDir,
+      STACKER_STACKER_DIR: paths.stackerDir,
+      STACKER_OCI_DIR: paths.ociDir,
+      STACKER_WORK_DIR: str(v, 'work-dir') ? resolve(str(v, 'work-dir')!) : paths.cwd,
+    },
+  });
+  if (layer === undefined) throw new StackerError('STACKER_E_USAGE', 'which layer? usage: stacker chroot <layer> [cmd]', { hint: 'or run it next to a stacker.yaml to use its first layer' });
   if (!inBuildNamespace()) return reexecInNamespace(process.argv.slice(1));
   process.stderr.write('This chroot is temporary, any changes will be destroyed when it exits.\n');
-  return withLayerRootfs(pathsFrom(values), layer, true, (rootfs) => interactiveIn(rootfs, [positionals[1] ?? '/bin/sh']));
+  const cmd = positionals.length > 1 ? positionals.slice(1) : ['/bin/sh'];
+  return withLayerRootfs(paths, layer, true, (rootfs, runtime) => interactiveIn(rootfs, cmd, runtime));
 }

@@ -1,4 +1,4 @@
-import { shortDigest } from '../../core/index.js';
+import { StackerError, shortDigest } from '../../core/index.js';
 import { OciLayout } from '../../oci/layout.js';
 import type { ImageConfig, OciManifest } from '../../oci/types.js';
 import { bool, parse } from '../args.js';
@@ -18,6 +18,10 @@ function human(n: number): string {
 /** `stacker inspect [tag]`: layers, annotations and config of each tagged image. */
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {});
+  if (bool(values, 'help')) {
+    process.stdout.write('stacker inspect [tag...] [--json]\n\n   Each image of the OCI layout: layers (digest, size, media type), annotations and config.\n');
+    return 0;
+  }
   const paths = pathsFrom(values);
   const layout = await OciLayout.open(paths.ociDir, { create: false });
   const tags = positionals.length > 0 ? positionals : await layout.listTags();
@@ -25,8 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const tag of tags) {
     const desc = await layout.resolveTag(tag);
     if (desc === undefined) {
-      process.stderr.write(`no tag ${tag} in ${paths.ociDir}\n`);
-      return 1;
+      throw new StackerError('STACKER_E_TAG_NOT_FOUND', `no tag ${tag} in ${paths.ociDir}`, { hint: `tags: ${(await layout.listTags()).join(', ') || '(none)'}` });
     }
     const manifest = await layout.readJson<OciManifest>(desc.digest, desc.size);
     const config = await layout.readJson<ImageConfig>(manifest.config.digest, manifest.config.size);
