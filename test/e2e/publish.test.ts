@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startRegistry as startAuthRegistry } from '../helpers/registry.js';
 import { busyboxLayout, cleanup, exec, makeProject, runAsUser, runStacker, startRegistry, type LocalRegistry, type Project } from './rig.js';
 
 interface IndexJson { manifests: { digest: string; annotations?: Record<string, string> }[] }
@@ -17,8 +18,8 @@ async function manifestOf(layout: string, digest: string): Promise<Manifest> {
 }
 
 /** `skopeo inspect --raw` of a registry image: its manifest digest (as served) and layers, or undefined. */
-async function remote(ref: string): Promise<{ digest: string; layers: string[] } | undefined> {
-  const r = await exec('skopeo', ['inspect', '--tls-verify=false', ref]);
+async function remote(ref: string, creds?: string): Promise<{ digest: string; layers: string[] } | undefined> {
+  const r = await exec('skopeo', ['inspect', '--tls-verify=false', ...(creds !== undefined ? ['--creds', creds] : []), ref]);
   if (r.code !== 0) return undefined;
   const j = JSON.parse(r.stdout) as { Digest: string; Layers: string[] };
   return { digest: j.Digest, layers: j.Layers };
@@ -131,6 +132,23 @@ describe('stacker publish (unprivileged, end to end, local registry)', () => {
     const ok = await runStacker(p, ['publish', '--url', url, '--tag', 'v2', '--skip-tls']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal((await remote(`${url}/ptwo:v2`))?.digest, after);
+  });
+
+  test('--username/--password log in to a registry with basic auth', async () => {
+    const reg = await startAuthRegistry({ auth: 'basic' });
+    try {
+      const url = `docker://${reg.url}/team`;
+      const anon = await runStacker(p, ['publish', '--url', url, '--tag', 'a', '--skip-tls', '--image', 'pone']);
+      assert.equal(anon.code, 1);
+      assert.match(anon.stderr, /401|unauthorized|credentials|denied/i);
+      const r = await runStacker(p, ['publish', '--url', url, '--tag', 'a', '--skip-tls', '--image', 'pone', '--username', reg.username, '--password', reg.password]);
+      assert.equal(r.code, 0, r.stderr);
+      const got = await remote(`${url}/pone:a`, `${reg.username}:${reg.password}`);
+      assert.equal(got?.digest, (await tags(p.path('oci'))).get('pone'));
+      assert.doesNotMatch(r.stdout + r.stderr, new RegExp(reg.password), 'the password is never printed');
+    } finally {
+      await reg.stop();
+    }
   });
 
   test('-d/-p publishes every matching file (stacker\'s publish_multiple messages)', async () => {
