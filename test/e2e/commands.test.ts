@@ -138,11 +138,7 @@ describe('stacker commands (unprivileged, end to end)', () => {
     assert.deepEqual((await readdir(p.path('roots'))).filter((n) => n.startsWith('.') && n !== '.empty'), []);
   });
 
-  // TODO(engine): fails today. runRecursive (cli/commands/build.ts) re-executes the WHOLE
-  // recursive-build inside the namespace with the plan handed over for the first file
-  // (STACKER_PLAN_FILE, engine/build.ts), and the inner process applies that plan to every file:
-  // b/stacker.yaml rebuilds bbase ("never built") and then crashes on atop, a layer b does not have.
-  test('recursive-build builds two files in sub directories, the prerequisite first', { todo: 'engine: handed plan reused across files in recursive-build' }, async () => {
+  test('recursive-build builds two files in sub directories, the prerequisite first', async () => {
     const q = await makeProject({
       'a/stacker.yaml': 'config:\n  prerequisites: [../b/stacker.yaml]\natop:\n  from: {type: built, tag: bbase}\n  run: echo a > /a\n',
       'b/stacker.yaml': 'bbase:\n  from: {type: oci, url: base/oci:busybox}\n  run: echo b > /b\n',

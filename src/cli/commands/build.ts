@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { StackerError } from '../../core/index.js';
 import { runBuild } from '../../engine/build.js';
@@ -46,22 +46,83 @@ async function buildFile(v: Values, file: string, argv: string[]): Promise<numbe
   });
 }
 
+const BUILD_HELP = `stacker build [options]
+
+   Build the layers of a stacker.yaml into the OCI layout.
+
+OPTIONS:
+   -f, --stacker-file FILE    the stacker file (default stacker.yaml)
+   --substitute K=V           a substitution for \${{K}} (repeatable)
+   --substitute-file FILE     substitutions from a YAML map
+   --no-cache                 rebuild every layer (downloaded bases are kept)
+   --target LAYER             build only LAYER and its ancestors (repeatable)
+   --shell-fail               open a shell in the container of a failed step
+   --require-hash             require a hash on every http(s) import
+   --annotations-namespace NS namespace of stacker's manifest annotations (default io.stackeroci)
+   --order-only               print the order the files would build in, and stop
+   --layer-type tar           the layer type (only tar)
+`;
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, BUILD_OPTIONS);
+  if (bool(values, 'help')) {
+    process.stdout.write(BUILD_HELP);
+    return 0;
+  }
   checkLayerTypes(values);
   return buildFile(values, str(values, 'stacker-file') ?? 'stacker.yaml', process.argv.slice(1));
 }
 
-/** `recursive-build`: every file matching the pattern under the search dir, in path order. */
+/**
+ * Files under `dir` whose path matches `re`; symlinks are not followed, stacker's own state
+ * dirs are skipped, and unreadable directories (a build's roots hold some) are passed over.
+ */
+function findFiles(dir: string, re: RegExp, skip: Set<string>): string[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory() && !skip.has(p)) out.push(...findFiles(p, re, skip));
+    else if (e.isFile() && re.test(p)) out.push(p);
+  }
+  return out;
+}
+
+/** argv without the given options (and their values), for re-running one file as `build`. */
+export function withoutOptions(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (names.includes(a)) {
+      i++;
+      continue;
+    }
+    if (names.some((n) => n.startsWith('--') && a.startsWith(`${n}=`))) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/**
+ * `recursive-build`: every file matching the pattern under the search dir, in path order. Each
+ * file that must build re-enters the namespace as `build -f <file>`, so the namespaced process
+ * builds that file (with the plan made for it) and nothing else.
+ */
 export async function runRecursive(argv: string[]): Promise<number> {
   const { values } = parse(argv, { ...BUILD_OPTIONS, 'search-dir': { type: 'string', short: 'd' }, 'stacker-file-pattern': { type: 'string', short: 'p' } });
   checkLayerTypes(values);
   const dir = resolve(str(values, 'search-dir') ?? '.');
   const re = new RegExp(str(values, 'stacker-file-pattern') ?? '\\/stacker.yaml$');
-  const files = (readdirSync(dir, { recursive: true, withFileTypes: false }) as string[])
-    .map((f) => resolve(dir, f)).filter((f) => re.test(f)).sort();
+  const paths = pathsFrom(values);
+  const files = findFiles(dir, re, new Set([paths.stackerDir, paths.rootsDir, paths.ociDir])).sort();
+  const common = withoutOptions(argv, ['-d', '--search-dir', '-p', '--stacker-file-pattern', '-f', '--stacker-file']);
   for (const f of files) {
-    const code = await buildFile(values, f, process.argv.slice(1));
+    const code = await buildFile(values, f, [process.argv[1]!, 'build', ...common, '-f', f]);
     if (code !== 0) return code;
   }
   return 0;
