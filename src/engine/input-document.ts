@@ -57,7 +57,7 @@ export interface InputDocument {
   buildOnly: boolean;
   legacyImport: boolean;
   sourceDateEpoch: string | null;
-  output: { layerType: 'tar+gzip'; level: number; chunkSize: number };
+  output: { layerType: 'tar+gzip'; recipe: string };
 }
 
 export function runText(layer: LayerSpec): string {

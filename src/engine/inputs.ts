@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import type { BuildSpec, LayerSpec } from '../core/index.js';
 import { documentKey } from '../fingerprint/canonical.js';
+import { packRecipe } from '../oci/layer/recipe.js';
 import { FORMAT_VERSION, runText, type BaseInput, type ImportInput, type InputDocument } from './input-document.js';
 
 /** The side effects input resolution needs, injected so the document logic stays testable. */
@@ -15,7 +16,8 @@ export interface InputResolvers {
 
 export interface NodeDoc { key: string; doc: InputDocument }
 
-export const LAYER_CODEC = { layerType: 'tar+gzip', level: 6, chunkSize: 1 << 20 } as const;
+/** The layer codec's recipe (compressor, level, chunking, zlib version): a change rebuilds. */
+export const LAYER_CODEC = { layerType: 'tar+gzip', recipe: packRecipe() } as const;
 
 /** Computes every layer's input document and key, in build order (parents' keys feed children). */
 export async function computeDocuments(

@@ -8,7 +8,7 @@ function doc(name: string, over: Partial<InputDocument> = {}): InputDocument {
     format: 1, name, base: { type: 'scratch' }, parents: [], imports: [], run: 'true',
     config: { environment: {}, labels: {}, volumes: [], cmd: null, entrypoint: null, fullCommand: null, workingDir: null, runtimeUser: null, annotations: {}, generateLabels: [], os: 'linux', arch: 'amd64' },
     buildEnv: {}, buildEnvPassthrough: null, binds: [], overlayDirs: [], buildOnly: false, legacyImport: false, sourceDateEpoch: null,
-    output: { layerType: 'tar+gzip', level: 6, chunkSize: 1048576 }, ...over,
+    output: { layerType: 'tar+gzip', recipe: 'r' }, ...over,
   };
 }
 

@@ -7,7 +7,9 @@
 import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
 import type { Digest } from '../../core/digest.js';
 import { StackerError } from '../../core/errors.js';
-import { GzipMemberSink, MEM_LEVEL } from './gzip-members.js';
+import { GzipMemberSink } from './gzip-members.js';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_LEVEL } from './recipe.js';
+export { DEFAULT_CHUNK_SIZE, DEFAULT_LEVEL, packRecipe } from './recipe.js';
 import { toTarEntry, type EntryContext } from './pack-entry.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingFor, type TarEntry } from './tar-header.js';
 import { walkUpper } from './upper-walk.js';
@@ -42,18 +44,7 @@ export interface PackResult {
   mediaType: typeof LAYER_TAR_GZIP;
 }
 
-export const DEFAULT_CHUNK_SIZE = 1 << 20;
-export const DEFAULT_LEVEL = 6;
 
-/**
- * Everything besides the input tree that determines the blob bytes (the diff_id depends on the
- * tree and SOURCE_DATE_EPOCH only). Put it in cache keys that map a diff_id to a blob digest.
- */
-export function packRecipe(opts: Pick<PackOptions, 'level' | 'chunkSize'> = {}): string {
-  const level = opts.level ?? DEFAULT_LEVEL;
-  const chunk = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  return `stacker-tar/1 gzip-members level=${level} memLevel=${MEM_LEVEL} chunk=${chunk} zlib=${process.versions.zlib}`;
-}
 
 /** Streams `size` bytes of the file straight into the sink's chunk buffer (no extra copy). */
 async function copyContent(sink: GzipMemberSink, abs: Buffer, size: number, name: string): Promise<void> {
