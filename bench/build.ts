@@ -1,7 +1,8 @@
 /**
- * Cold build and no-op rebuild of the example (examples/hello) with the real CLI, run as the
- * current user (run it as an ordinary user with a subuid range for the rootless figures).
- * Usage: node dist/bench/build.js [runs]
+ * Cold build and no-op rebuild of the example (examples/hello) with the real CLI.
+ * Usage: node dist/bench/build.js [runs] [--as USER]
+ * `--as USER` (from root) runs the CLI as that ordinary user with `runuser`: the rootless path,
+ * with the user namespace; without it the CLI runs as the caller.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,11 +12,15 @@ import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repo, 'bin', 'stacker.js');
-const runs = Number(process.argv[2] ?? 5);
+const asIndex = process.argv.indexOf('--as');
+const asUser = asIndex >= 0 ? process.argv[asIndex + 1] : undefined;
+const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5);
+const prefix = asUser !== undefined ? ['runuser', '-u', asUser, '--'] : [];
 
 function timeBuild(cwd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
+  const argv = [...prefix, process.execPath, bin, ...args];
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`stacker ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   return ms;
@@ -28,6 +33,7 @@ if (!existsSync(join(repo, 'examples', 'base', 'oci', 'index.json'))) {
 }
 const work = mkdtempSync(join(tmpdir(), 'stacker-bench-'));
 cpSync(join(repo, 'examples'), join(work, 'examples'), { recursive: true });
+if (asUser !== undefined) spawnSync('chown', ['-R', asUser, work]);
 const hello = join(work, 'examples', 'hello');
 const cold: number[] = [];
 const noop: number[] = [];
@@ -39,7 +45,8 @@ for (let i = 0; i < runs; i++) {
 const nodeStart: number[] = [];
 for (let i = 0; i < runs; i++) {
   const t0 = process.hrtime.bigint();
-  spawnSync(process.execPath, ['-e', '0']);
+  const argv = [...prefix, process.execPath, '-e', '0'];
+  spawnSync(argv[0]!, argv.slice(1));
   nodeStart.push(Number(process.hrtime.bigint() - t0) / 1e6);
 }
 timeBuild(hello, ['clean']);
@@ -47,4 +54,4 @@ rmSync(work, { recursive: true, force: true });
 process.stdout.write(`| cold build of examples/hello (2 layers) | ${median(cold).toFixed(0)} ms |\n`);
 process.stdout.write(`| no-op rebuild | ${median(noop).toFixed(0)} ms |\n`);
 process.stdout.write(`| node -e 0 (floor) | ${median(nodeStart).toFixed(0)} ms |\n`);
-process.stdout.write(`(medians of ${runs} runs, uid ${process.getuid?.()})\n`);
+process.stdout.write(`(medians of ${runs} runs, as ${asUser ?? `uid ${process.getuid?.()}`})\n`);
