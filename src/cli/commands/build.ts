@@ -115,6 +115,10 @@ export function withoutOptions(argv: string[], names: string[]): string[] {
  */
 export async function runRecursive(argv: string[]): Promise<number> {
   const { values } = parse(argv, { ...BUILD_OPTIONS, 'search-dir': { type: 'string', short: 'd' }, 'stacker-file-pattern': { type: 'string', short: 'p' } });
+  if (bool(values, 'help')) {
+    process.stdout.write(`stacker recursive-build [-d DIR] [-p REGEX] [build options]\n\n   Build every file under DIR (default .) whose path matches REGEX (default \\/stacker.yaml$).\n\n${BUILD_HELP.split('\n').slice(4).join('\n')}`);
+    return 0;
+  }
   checkLayerTypes(values);
   const dir = resolve(str(values, 'search-dir') ?? '.');
   const re = new RegExp(str(values, 'stacker-file-pattern') ?? '\\/stacker.yaml$');
