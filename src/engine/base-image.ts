@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { Digest, LayerSpec } from '../core/index.js';
 import { StackerError } from '../core/index.js';
 import type { Descriptor, ImageConfig, OciManifest } from '../oci/types.js';
@@ -6,7 +7,10 @@ import { headManifest, pullImage } from '../oci/registry/index.js';
 import { pullFromLayout } from '../oci/layout-source.js';
 import { OciLayout } from '../oci/layout.js';
 import { parseImageRef } from '../oci/image-ref.js';
+import { unpackLayer } from '../oci/layer/index.js';
 import type { NodeResult } from './node-result.js';
+import { fetchUrl } from './fetch-url.js';
+import type { GrabFn } from './imports.js';
 
 /** The image a layer starts from: config, layers (blobs in the store) and their diff_ids. */
 export interface BaseImage {
@@ -19,6 +23,17 @@ export interface BaseImage {
 export const EMPTY_BASE: BaseImage = { config: undefined, layers: [], diffIds: [], annotations: undefined };
 
 export async function loadBaseImage(opts: {
+  layer: LayerSpec;
+  store: OciLayout;
+  cwd: string;
+  resultOf: (name: string) => NodeResult;
+  onProgress?: (digest: string, bytes: number, total: number) => void;
+}): Promise<BaseImage> {
+  const { layer } = opts;
+  return located(layer, () => loadBase(opts));
+}
+
+async function loadBase(opts: {
   layer: LayerSpec;
   store: OciLayout;
   cwd: string;
@@ -50,9 +65,7 @@ export async function loadBaseImage(opts: {
 
 async function fromLayout(url: string, opts: { layer: LayerSpec; store: OciLayout; cwd: string }): Promise<BaseImage> {
   const i = url.indexOf(':');
-  if (i < 0) {
-    throw new StackerError('STACKER_E_BAD_BASE', `oci base "${url}" needs the form <layout-path>:<tag>`, { location: opts.layer.from.location });
-  }
+  if (i < 0) throw needsTag(url, opts.layer);
   const dir = resolve(opts.cwd, url.slice(0, i));
   const img = await pullFromLayout(dir, url.slice(i + 1), opts.store, { os: opts.layer.os, arch: opts.layer.arch });
   return fromPulled(img.manifest, img.config, img.layers);
@@ -68,12 +81,17 @@ function fromPulled(manifest: OciManifest, config: ImageConfig, layers: Descript
  * moved tag rebuilds (stacker issue #15). oci: layouts are read locally.
  */
 export async function resolveImageDigest(layer: LayerSpec, cwd: string): Promise<string> {
+  return located(layer, () => resolveDigest(layer, cwd));
+}
+
+async function resolveDigest(layer: LayerSpec, cwd: string): Promise<string> {
   const url = layer.from.url ?? '';
   const layoutUrl = layer.from.type === 'oci' ? url : url.startsWith('oci:') ? url.slice(4) : undefined;
   if (layoutUrl !== undefined) {
     const i = layoutUrl.indexOf(':');
-    const dir = resolve(cwd, i < 0 ? layoutUrl : layoutUrl.slice(0, i));
-    const tag = i < 0 ? 'latest' : layoutUrl.slice(i + 1);
+    if (i < 0) throw needsTag(layoutUrl, layer);
+    const dir = resolve(cwd, layoutUrl.slice(0, i));
+    const tag = layoutUrl.slice(i + 1);
     const layout = await OciLayout.open(dir, { create: false, paramName: 'from.url' });
     const desc = await layout.resolveTag(tag);
     if (desc === undefined) {
@@ -89,4 +107,97 @@ export async function resolveImageDigest(layer: LayerSpec, cwd: string): Promise
     throw new StackerError('STACKER_E_BASE_MISSING', `${url}: manifest unknown`, { location: layer.from.location, hint: 'check the image name and tag' });
   }
   return head.digest;
+}
+
+function needsTag(url: string, layer: LayerSpec): StackerError {
+  return new StackerError('STACKER_E_BAD_BASE', `oci base "${url}" needs the form <layout-path>:<tag>`, {
+    location: layer.from.location,
+    hint: 'the layout path is relative to the current directory; the tag is everything after the first colon',
+  });
+}
+
+/** Runs `fn`; a StackerError without a location gets the layer's `from:` location. */
+async function located<T>(layer: LayerSpec, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof StackerError && e.location === undefined && layer.from.location !== undefined) {
+      throw new StackerError(e.code, e.message, { location: layer.from.location, cause: e, exitCode: e.exitCode, ...(e.hint !== undefined ? { hint: e.hint } : {}) });
+    }
+    throw e;
+  }
+}
+
+/**
+ * Puts a `tar` base's contents into `upper` (the whole tarball becomes the layer's diff, on an
+ * empty base, as in stacker). The tar is a local path (relative to `cwd`, as stacker resolves
+ * `from.url`), an http(s) URL (downloaded once per plan into `downloadsDir`) or
+ * `stacker://<layer>/<path>`; plain, gzip or zstd, recognized by its first bytes.
+ */
+export async function unpackTarBase(opts: {
+  layer: LayerSpec;
+  cwd: string;
+  downloadsDir: string;
+  grab: GrabFn;
+  upper: string;
+  onWarning: (message: string) => void;
+}): Promise<void> {
+  const { layer } = opts;
+  const url = layer.from.url ?? '';
+  let tmpDir: string | undefined;
+  try {
+    let file: string;
+    if (/^https?:\/\//i.test(url)) {
+      file = (await fetchUrl(opts.downloadsDir, url, undefined, { revalidate: false, location: layer.from.location })).file;
+    } else if (url.startsWith('stacker://')) {
+      const rest = url.slice('stacker://'.length);
+      const slash = rest.indexOf('/');
+      const src = slash < 0 ? rest : rest.slice(0, slash);
+      const path = slash < 0 ? '/' : rest.slice(slash);
+      mkdirSync(opts.downloadsDir, { recursive: true });
+      tmpDir = mkdtempSync(join(opts.downloadsDir, 'grab-'));
+      file = join(tmpDir, basename(path) || 'base.tar');
+      const out = file;
+      await opts.grab(src, path, (p) => {
+        if (!existsSync(p) || !statSync(p).isFile()) {
+          throw new StackerError('STACKER_E_BASE_MISSING', `tar base ${url}: no file ${path} in layer ${src}`, { location: layer.from.location });
+        }
+        copyFileSync(p, out);
+      });
+    } else {
+      file = resolve(opts.cwd, url);
+      if (!existsSync(file) || !statSync(file).isFile()) {
+        throw new StackerError('STACKER_E_BASE_MISSING', `tar base ${url} not found (${file})`, {
+          location: layer.from.location,
+          hint: 'a local tar path is resolved against the current directory, not the stacker.yaml\'s folder',
+        });
+      }
+    }
+    await unpackLayer(file, { destDir: opts.upper, mediaType: tarMediaType(file, url, layer), onWarning: opts.onWarning });
+  } finally {
+    if (tmpDir !== undefined) rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+/** The layer media type matching a tarball's compression, from its magic bytes. */
+export function tarMediaType(file: string, url: string, layer: LayerSpec): string {
+  const head = Buffer.alloc(6);
+  const fd = openSync(file, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const b = head.subarray(0, n);
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'application/vnd.oci.image.layer.v1.tar+gzip';
+  if (b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'application/vnd.oci.image.layer.v1.tar+zstd';
+  const other = b.subarray(0, 3).toString('latin1') === 'BZh' ? 'bzip2' : b.toString('latin1') === '\xfd7zXZ\x00' ? 'xz' : undefined;
+  if (other !== undefined) {
+    throw new StackerError('STACKER_E_BAD_BASE', `tar base ${url} is ${other}-compressed`, {
+      location: layer.from.location,
+      hint: 'tar bases may be plain, gzip or zstd tarballs',
+    });
+  }
+  return 'application/vnd.oci.image.layer.v1.tar';
 }

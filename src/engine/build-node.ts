@@ -88,7 +88,9 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
     await unmount(area.rootfs);
   }
   removeMountStubs(area.upper, stubs, lowers.map((l) => join(ctx.overlay.rootsDir, l)));
-  return finishNode(ctx, layer, file, base, area.upper);
+  const result = await finishNode(ctx, layer, file, base, area.upper);
+  rmSync(area.dir, { recursive: true, force: true });
+  return result;
 }
 
 /** overlay_dirs: host directories whose contents are copied to `dest` before `run` (owned by root). */

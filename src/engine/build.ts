@@ -161,6 +161,8 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
       if (!layer.buildOnly) await retagOutput({ store, output, layer, file, result: results.get(step.name)!, namespace: o.annotationsNamespace });
     }
     index.finishBuild(buildId, 'success');
+    // Like stacker: blobs no tag reaches any more leave the output layout (the store keeps them).
+    await output.gc();
     return 0;
   } catch (e) {
     index.finishBuild(buildId, abort.signal.aborted ? 'interrupted' : 'failed');
@@ -176,11 +178,12 @@ async function buildContext(o: BuildOptions, store: OciLayout, resultOf: (name: 
     import('./build-node.js'), import('../runtime/mount.js'), import('../storage/index.js'),
   ]);
   const overlay = new OverlayStore(o.paths.rootsDir);
+  overlay.removeLeftovers();
   const ctx: NodeBuildContext = {
     cwd: o.paths.cwd, store, overlay, events: o.events,
     importsDir: (l) => importsDir(o.paths, l), downloadsDir: downloadsDir(o.paths), resultOf,
     grab: async (layer, path, use) => {
-      const mnt = mkdtempSync(join(o.paths.rootsDir, '.grab-'));
+      const mnt = mkdtempSync(join(o.paths.rootsDir, '.tmp-grab-'));
       await mountChain(ctx, resultOf(layer), mnt);
       try {
         use(secureJoin(mnt, path));

@@ -18,20 +18,20 @@ import type { NodeResult } from './node-result.js';
  */
 export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, base: BaseImage, upper: string): Promise<NodeResult> {
   const started = Date.now();
-  const tmpBlob = join(ctx.store.dir, `.pack-${process.pid}-${layer.name}`);
+  // In the roots dir, so a build killed while packing leaves nothing that outlives the next build.
+  const tmpDir = ctx.overlay.tempDir('pack');
+  const tmpBlob = join(tmpDir, 'blob');
   const packed = await packLayer(upper, { outFile: tmpBlob, ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}) });
   const layers = [...base.layers];
   const newDiffIds: Digest[] = [];
   if (packed !== null) {
     await ctx.store.importBlob(tmpBlob, packed.digest, packed.size);
-    rmSync(tmpBlob, { force: true });
     ctx.overlay.publishLayer(upper, packed.diffId);
     layers.push({ mediaType: packed.mediaType, digest: packed.digest, size: packed.size });
     newDiffIds.push(packed.diffId);
     ctx.events.emit({ type: 'layer-written', layer: layer.name, digest: packed.digest, diffId: packed.diffId, size: packed.size, seconds: (Date.now() - started) / 1000 });
-  } else {
-    rmSync(tmpBlob, { force: true });
   }
+  rmSync(tmpDir, { recursive: true, force: true });
   const generated = layer.generateLabels.length > 0
     ? await generateLabels({
       layer, overlay: ctx.overlay, events: ctx.events, signal: ctx.signal,

@@ -20,7 +20,7 @@ export async function generateLabels(o: {
   signal: AbortSignal;
 }): Promise<Record<string, string>> {
   const { layer, overlay } = o;
-  const tmp = mkdtempSync(join(overlay.rootsDir, '.labels-'));
+  const tmp = mkdtempSync(join(overlay.rootsDir, '.tmp-labels-'));
   const dirs = { upper: join(tmp, 'upper'), work: join(tmp, 'work'), rootfs: join(tmp, 'rootfs'), labels: join(tmp, 'labels'), script: join(tmp, 'script') };
   for (const d of Object.values(dirs)) mkdirSync(d);
   const script = layer.generateLabels.join('\n');

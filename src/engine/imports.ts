@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, lchownSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { chmodSync, closeSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { basename, join, posix } from 'node:path';
 import { StackerError, type ImportSpec, type LayerSpec } from '../core/index.js';
-import { copyIntoRootfs, placeDestImport } from './copy-into-rootfs.js';
+import { copyIntoRootfs, placeDestImport, type Ownership } from './copy-into-rootfs.js';
 import { fetchUrl } from './fetch-url.js';
 
 /** Reads a path out of another layer's rootfs (mounted read-only while the callback runs). */
@@ -14,16 +14,20 @@ export interface ImportContext {
   grab: GrabFn;
 }
 
-/** Name an import has under /stacker/imports (and /stacker). */
+/** Name an import has under /stacker/imports (and /stacker): the last path component. */
 export function importName(imp: ImportSpec): string {
-  const p = imp.kind === 'stacker' ? (imp.stackerPath ?? '') : imp.path;
+  let p: string;
+  if (imp.kind === 'stacker') p = imp.stackerPath ?? '';
+  else if (imp.kind === 'http') p = URL.canParse(imp.path) ? decodeURIComponent(new URL(imp.path).pathname) : imp.path;
+  else p = imp.path;
   return basename(p.replace(/\/+$/, '')) || 'import';
 }
 
 /**
  * Puts every import where the run step sees it: imports without `dest` in the layer's imports
  * dir (bound read-only at /stacker/imports), imports with `dest` straight into the rootfs.
- * Returns the names made available under /stacker/imports.
+ * Returns the names made available under /stacker/imports. The imports dir is emptied first,
+ * so an import removed from the stacker.yaml is not visible any more.
  */
 export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: ImportContext): Promise<string[]> {
   rmSync(ctx.importsDir, { recursive: true, force: true });
@@ -41,56 +45,109 @@ export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: 
       const dst = join(ctx.importsDir, name);
       rmSync(dst, { recursive: true, force: true });
       cpSync(src, dst, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-      applyImportOwnership(dst, imp);
-      names.push(name);
+      applyImportOwnership(dst, own(imp));
+      if (!names.includes(name)) names.push(name);
     });
   }
   return names;
 }
 
-function own(imp: ImportSpec): { mode?: number; uid?: number; gid?: number } {
+function own(imp: ImportSpec): Ownership {
   return { ...(imp.mode !== undefined ? { mode: imp.mode } : {}), ...(imp.uid !== undefined ? { uid: imp.uid } : {}), ...(imp.gid !== undefined ? { gid: imp.gid } : {}) };
 }
 
-function applyImportOwnership(p: string, imp: ImportSpec): void {
+/** `mode` on files (every file of a directory), `uid`/`gid` on everything; symlinks are not followed. */
+function applyImportOwnership(p: string, o: Ownership): void {
+  if (o.mode === undefined && o.uid === undefined && o.gid === undefined) return;
   const st = lstatSync(p);
-  if (imp.mode !== undefined && !st.isSymbolicLink() && !st.isDirectory()) chmodSync(p, imp.mode);
-  if (imp.uid !== undefined || imp.gid !== undefined) lchownSync(p, imp.uid ?? st.uid, imp.gid ?? st.gid);
+  if (st.isDirectory()) {
+    for (const n of readdirSync(p)) applyImportOwnership(join(p, n), o);
+  } else if (o.mode !== undefined && st.isFile()) {
+    chmodSync(p, o.mode);
+  }
+  if (o.uid !== undefined || o.gid !== undefined) lchownSync(p, o.uid ?? st.uid, o.gid ?? st.gid);
+}
+
+/**
+ * Checks a local import against its `hash:` (files only; stacker does not hash directories).
+ * Throws the user-facing error, located at the import. Exported for the planner, so that a
+ * wrong hash is reported even when the layer would be a cache hit.
+ */
+export function verifyLocalImportHash(imp: ImportSpec): void {
+  if (imp.kind !== 'local' || imp.hash === undefined) return;
+  let st;
+  try {
+    st = statSync(imp.path);
+  } catch {
+    return; // reported as a missing import where the import is used
+  }
+  if (!st.isFile()) return;
+  const actual = sha256File(imp.path);
+  if (actual !== imp.hash) {
+    throw new StackerError('STACKER_E_IMPORT_HASH',
+      `The requested hash of ${imp.rawPath} import is different than the actual hash: ${imp.hash} != ${actual}`, {
+        location: imp.location,
+        hint: 'update `hash:` in the stacker.yaml if the file changed on purpose',
+      });
+  }
 }
 
 async function withSource(imp: ImportSpec, ctx: ImportContext, use: (src: string) => void): Promise<void> {
   if (imp.kind === 'stacker') {
-    await ctx.grab(imp.stackerLayer!, imp.stackerPath ?? '/', use);
+    const layer = imp.stackerLayer!;
+    const path = imp.stackerPath ?? '/';
+    await ctx.grab(layer, path, (hostPath) => {
+      if (!existsSync(hostPath) && !isSymlink(hostPath)) {
+        throw new StackerError('STACKER_E_IMPORT_MISSING', `import ${imp.rawPath}: no ${posix.normalize(path)} in layer ${layer}`, {
+          location: imp.location,
+          hint: `the path is looked up in the rootfs of ${layer} as built`,
+        });
+      }
+      use(hostPath);
+    });
     return;
   }
   if (imp.kind === 'http') {
-    const { file } = await fetchUrl(ctx.downloadsDir, imp.path, imp.hash);
+    // The plan has just fetched (or revalidated) an unpinned URL; a pinned one is verified here.
+    const { file } = await fetchUrl(ctx.downloadsDir, imp.path, imp.hash, { revalidate: false, location: imp.location });
     const named = join(ctx.downloadsDir, 'named', createHash('sha256').update(imp.path).digest('hex').slice(0, 16));
     rmSync(named, { recursive: true, force: true });
     mkdirSync(named, { recursive: true });
     const target = join(named, importName(imp));
     cpSync(file, target);
-    use(target);
+    try {
+      use(target);
+    } finally {
+      rmSync(named, { recursive: true, force: true });
+    }
     return;
   }
-  let st;
-  try {
-    st = statSync(imp.path);
-  } catch {
+  if (!existsSync(imp.path) && !isSymlink(imp.path)) {
     throw new StackerError('STACKER_E_IMPORT_MISSING', `import ${imp.rawPath} not found (${imp.path})`, {
       location: imp.location,
       hint: "paths are relative to the stacker.yaml's folder",
     });
   }
-  if (imp.hash !== undefined && st.isFile()) {
-    const actual = createHash('sha256').update(readFileSync(imp.path)).digest('hex');
-    if (actual !== imp.hash) {
-      throw new StackerError('STACKER_E_IMPORT_HASH',
-        `The requested hash of ${imp.rawPath} import is different than the actual hash: ${imp.hash} != ${actual}`, {
-          location: imp.location,
-          hint: 'update `hash:` in the stacker.yaml if the file changed on purpose',
-        });
-    }
-  }
+  verifyLocalImportHash(imp);
   use(imp.path);
+}
+
+function sha256File(path: string): string {
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+function isSymlink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

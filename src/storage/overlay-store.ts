@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../core/index.js';
 import { digestHex } from '../core/index.js';
@@ -39,6 +39,20 @@ export class OverlayStore {
     }
     mkdirSync(join(dst, '..'), { recursive: true });
     renameSync(src, dst);
+  }
+
+  /**
+   * Removes what builds killed half-way left: temp dirs of extractions, grabs and label runs.
+   * Call with the build lock held, inside the namespace (they may hold subuid-owned files).
+   */
+  removeLeftovers(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.rootsDir);
+    } catch {
+      return;
+    }
+    for (const n of names) if (n.startsWith('.tmp-') || n.startsWith('.labels-')) rmSync(join(this.rootsDir, n), { recursive: true, force: true });
   }
 
   /** An empty directory, used as the lower dir when a layer has no base layers. */
