@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, rename, stat } from 'node:fs/promises';
+import { readFile, readlink, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exec, getRig, makeProject, runAsUser, runStacker, useBusyboxRegistry, userEnv, builtLayers } from './rig.js';
@@ -29,9 +29,21 @@ async function startBuild(dir: string, marker: RegExp): Promise<{ pid: number; d
   return { pid: child.pid!, done };
 }
 
-async function userProcesses(): Promise<string> {
+/**
+ * Processes of the rig user that belong to the build in `dir`: working there, naming it on their
+ * command line (bwrap, mounts), or the step's own `sleep 60`. Other tests may run builds as the
+ * same user at the same time, so "every process of the user" would not do.
+ */
+async function buildProcesses(dir: string): Promise<string> {
   const rig = await getRig();
-  return (await exec('pgrep', ['-a', '-u', rig.user.name])).stdout.trim();
+  const pids = (await exec('pgrep', ['-u', rig.user.name])).stdout.split('\n').filter(Boolean);
+  const mine: string[] = [];
+  for (const pid of pids) {
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+    if (cwd.startsWith(dir) || cmd.includes(dir) || cmd === 'sleep\x0060\x00') mine.push(`${pid} ${cmd.replaceAll('\x00', ' ')}`);
+  }
+  return mine.join('\n');
 }
 
 async function indexJson(dir: string): Promise<string> {
@@ -62,10 +74,10 @@ slow:
     process.kill(-b.pid, 'SIGINT');
     const r = await b.done;
     assert.notEqual(r.code, 0, r.out);
-    let left = await userProcesses();
+    let left = await buildProcesses(p.dir);
     for (let i = 0; i < 50 && left !== ''; i++) {
       await sleep(100);
-      left = await userProcesses();
+      left = await buildProcesses(p.dir);
     }
     assert.equal(left, '', 'no process of the build is left');
     // `base` is re-tagged with the new stacker_yaml annotation; the interrupted `slow` keeps its old image.
