@@ -11,6 +11,8 @@ COMMANDS:
    recursive-build  build every stacker.yaml under a directory
    publish          copy built images to a registry or an OCI layout
    inspect          show the images in the OCI layout
+   why-rebuilt      what would rebuild and why (dry run), or why the last build rebuilt
+   history          the builds recorded in the stacker dir
    grab             copy a file out of a built layer: stacker grab <layer>:<path>
    chroot, exec     run a shell in a built layer: stacker chroot [layer] [cmd]
    clean            remove the roots dir, the OCI layout and the stacker dir
@@ -36,6 +38,8 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   'recursive-build': () => import('./commands/build.js').then((m) => ({ run: m.runRecursive })),
   publish: () => import('./commands/publish.js'),
   inspect: () => import('./commands/inspect.js'),
+  'why-rebuilt': () => import('./commands/why-rebuilt.js'),
+  history: () => import('./commands/history.js'),
   clean: () => import('./commands/clean.js'),
   check: () => import('./commands/check.js'),
   'unpriv-setup': () => import('./commands/unpriv-setup.js'),

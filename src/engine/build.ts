@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StackerError, type BuildSpec, type EventSink } from '../core/index.js';
-import { BuildIndex } from '../cache/index.js';
+import { StackerError, type BuildSpec, type Digest, type EventSink } from '../core/index.js';
+import { BuildIndex, type NewBuildNode } from '../cache/index.js';
 import { loadBuildSpec, type LoadOptions } from '../config/index.js';
 import { canonicalJson } from '../fingerprint/canonical.js';
 import { StatCacheView } from '../fingerprint/stat-cache.js';
-import { digestInput } from '../fingerprint/tree-digest.js';
+import { digestInput, packEntries, unpackEntries, type TreeEntry } from '../fingerprint/tree-digest.js';
 import { ancestorsAndSelf, buildLayerGraph } from '../graph/index.js';
 import { OciLayout } from '../oci/layout.js';
 import { inBuildNamespace, reexecInNamespace } from '../runtime/userns.js';
@@ -39,7 +39,12 @@ export interface BuildOptions {
 const LOCK_ENV = 'STACKER_LOCK_HELD_BY';
 const PLAN_ENV = 'STACKER_PLAN_FILE';
 
-interface Planned { docs: Map<string, NodeDoc>; steps: PlanNode[] }
+export interface Planned {
+  docs: Map<string, NodeDoc>;
+  steps: PlanNode[];
+  /** Listings of the local inputs walked while planning, by digest (owners zeroed, as keyed). */
+  trees?: Map<string, TreeEntry[]>;
+}
 
 function readHandedPlan(): Planned | undefined {
   const f = process.env[PLAN_ENV];
@@ -48,22 +53,66 @@ function readHandedPlan(): Planned | undefined {
   return { docs: new Map(data.docs), steps: data.steps };
 }
 
-/** Input documents, keys and the plan: stat data, the index and base digests; no namespace. */
-export async function planBuild(o: BuildOptions, spec: BuildSpec, order: string[], index: BuildIndex): Promise<Planned> {
+/**
+ * Input documents, keys and the plan: stat data, the index and base digests; no namespace. Each
+ * node that would build carries its reasons (why.ts): every input that differs from the layer's
+ * last recorded build, with the files of directory imports that changed and the root cause of a
+ * parent's change. Writes nothing but stat cache rows.
+ */
+export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch' | 'noCache'> & Partial<BuildOptions>, spec: BuildSpec, order: string[], index: BuildIndex): Promise<Planned> {
   const statView = new StatCacheView(index.loadStatCache());
+  const trees = new Map<string, TreeEntry[]>();
   const docs = await computeDocuments(spec, order, {
     resolveImage: (layer) => resolveImageDigest(layer, o.paths.cwd),
-    digestLocal: (p) => digestInput(p, statView, { ownership: false }).digest,
+    digestLocal: (p) => {
+      const d = digestInput(p, statView, { ownership: false });
+      // Owners are not part of the digest (imports are copied by the namespace's root): leave
+      // them out of the listing too, so a listing is a function of its digest.
+      if (d.entries !== undefined && !trees.has(d.digest)) trees.set(d.digest, d.entries.map((e) => ({ ...e, uid: 0, gid: 0 })));
+      return d.digest;
+    },
     digestUrl: async (url) => (await fetchUrl(downloadsDir(o.paths), url)).digest,
   }, { sourceDateEpoch: o.sourceDateEpoch });
   index.saveStatCache(statView.changedRows());
   const known = new Set(index.lookupMany([...docs.values()].map((d) => d.key)).keys());
   const previous = new Map<string, InputDocument>();
+  const previousKeys = new Map<string, string>();
   for (const name of order) {
+    if (known.has(docs.get(name)!.key)) continue;
     const rec = index.latestForLayer(name);
-    if (rec !== undefined) previous.set(name, JSON.parse(rec.inputDocument) as InputDocument);
+    if (rec === undefined) continue;
+    previous.set(name, JSON.parse(rec.inputDocument) as InputDocument);
+    previousKeys.set(name, rec.key);
   }
-  return { docs, steps: plan({ order, docs, known, previous, noCache: o.noCache }) };
+  const steps = plan({
+    order, docs, known, previous, previousKeys, noCache: o.noCache,
+    documentOf: (key) => {
+      const d = index.getDocument(key);
+      return d === undefined ? undefined : (JSON.parse(d.doc) as InputDocument);
+    },
+    treeOf: (digest) => {
+      const t = trees.get(digest);
+      if (t !== undefined) return t;
+      const packed = index.getTree(digest);
+      return packed === undefined ? undefined : unpackEntries(packed);
+    },
+  });
+  return { docs, steps, trees };
+}
+
+/** Records the listings of the local inputs of the nodes about to build, so a later build can name the files that changed. */
+function storeTrees(index: BuildIndex, planned: Planned): void {
+  if (planned.trees === undefined) return;
+  for (const step of planned.steps) {
+    if (step.state !== 'build') continue;
+    const { doc } = planned.docs.get(step.name)!;
+    const digests = [...doc.imports.map((i) => i.digest), ...doc.overlayDirs.map((d) => d.digest)];
+    if (doc.base.type === 'tar') digests.push(doc.base.digest);
+    for (const d of digests) {
+      const entries = planned.trees.get(d);
+      if (entries !== undefined && index.getTree(d) === undefined) index.putTree(d, packEntries(entries));
+    }
+  }
 }
 
 /** `stacker build`: plan outside any namespace; enter one only when something must build. */
@@ -87,7 +136,9 @@ export async function runBuild(o: BuildOptions): Promise<number> {
     // Inside the namespace, use the plan the outer process made: the same keys, no second
     // round of hashing and registry requests (and file owners read the same as outside).
     const handed = inBuildNamespace() ? readHandedPlan() : undefined;
-    const { docs, steps } = handed ?? await planBuild(o, spec, order, index);
+    const planned = handed ?? await planBuild(o, spec, order, index);
+    const { docs, steps } = planned;
+    if (handed === undefined) storeTrees(index, planned);
     if (steps.some((s) => s.state === 'build') && !inBuildNamespace()) {
       index.close();
       process.env[LOCK_ENV] = String(process.pid);
@@ -125,15 +176,33 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const buildId = index.startBuild({ argv: o.argv, toolVersion: '0.1.0' });
+  const t0Build = Date.now();
+  // Every node is recorded before anything runs: a node that must build starts as 'skipped'
+  // (not built yet) with its key, the key it was compared against, its reasons and its whole
+  // input document, so a failed or killed build can still be explained (`why-rebuilt --build N`).
+  const row = (step: PlanNode): NewBuildNode => {
+    const r: NewBuildNode = { layer: step.name, status: step.state === 'cached' ? 'cached' : 'skipped', key: step.key as Digest };
+    if (step.state === 'build') {
+      r.reason = step.reason ?? '';
+      r.reasonDetail = step.reasons ?? [];
+      if (step.prevKey !== undefined) r.prevKey = step.prevKey as Digest;
+    }
+    return r;
+  };
+  for (const step of steps) {
+    index.recordBuildNode(buildId, step.state === 'build' ? { ...row(step), inputDocument: canonicalJson(docs.get(step.name)!.doc) } : row(step));
+  }
+  const counts = { built: 0, cached: 0, failed: 0 };
+  const summary = (): Record<string, number> => ({ ...counts, notRun: steps.length - counts.built - counts.cached - counts.failed, durationMs: Date.now() - t0Build });
   const resultOf = (name: string): NodeResult => {
     const r = results.get(name);
     if (r === undefined) throw new Error(`bug: ${name} used before it was built`);
     return r;
   };
-  // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
-  const ctx = steps.some((s) => s.state === 'build') ? await buildContext(o, store, resultOf, abort.signal) : undefined;
 
   try {
+    // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
+    const ctx = steps.some((s) => s.state === 'build') ? await buildContext(o, store, resultOf, abort.signal) : undefined;
     for (const step of steps) {
       const layer = spec.layers.get(step.name)!;
       const file = spec.files.find((f) => f.path === layer.file)!;
@@ -141,8 +210,8 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
       if (step.state === 'cached') {
         const rec = index.lookup(step.key)!;
         results.set(step.name, fromRecord(rec));
+        counts.cached++;
         o.events.emit({ type: 'cache-hit', layer: step.name, key: step.key, manifest: rec.manifestDigest ?? undefined });
-        index.recordBuildNode(buildId, { layer: step.name, status: 'cached', key: rec.key });
       } else {
         o.events.emit({ type: 'node-started', layer: step.name, reason: step.reason ?? '' });
         const t0 = Date.now();
@@ -150,22 +219,24 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
         try {
           r = await (await import('./build-node.js')).buildNode(ctx!, layer, file);
         } catch (e) {
-          index.recordBuildNode(buildId, { layer: step.name, status: 'failed', key: step.key as never, reason: step.reason ?? '', durationMs: Date.now() - t0, inputDocument: canonicalJson(doc) });
+          counts.failed++;
+          index.recordBuildNode(buildId, { ...row(step), status: 'failed', durationMs: Date.now() - t0 });
           throw e;
         }
         results.set(step.name, r);
         index.recordNode(toRecord(step.key, step.name, canonicalJson(doc), r, layer.buildOnly));
-        index.recordBuildNode(buildId, { layer: step.name, status: 'built', key: step.key as never, reason: step.reason ?? '', durationMs: Date.now() - t0 });
+        counts.built++;
+        index.recordBuildNode(buildId, { ...row(step), status: 'built', durationMs: Date.now() - t0 });
         o.events.emit({ type: 'node-built', layer: step.name, key: step.key, manifest: r.manifest.digest, seconds: (Date.now() - t0) / 1000 });
       }
       if (!layer.buildOnly) await retagOutput({ store, output, layer, file, result: results.get(step.name)!, namespace: o.annotationsNamespace });
     }
-    index.finishBuild(buildId, 'success');
+    index.finishBuild(buildId, 'success', summary());
     // Like stacker: blobs no tag reaches any more leave the output layout (the store keeps them).
     await output.gc();
     return 0;
   } catch (e) {
-    index.finishBuild(buildId, abort.signal.aborted ? 'interrupted' : 'failed');
+    index.finishBuild(buildId, abort.signal.aborted ? 'interrupted' : 'failed', summary());
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
