@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Digest, EventSink, LayerSpec, StackerFile } from '../core/index.js';
 import { StackerError } from '../core/index.js';
@@ -7,13 +7,12 @@ import type { Descriptor } from '../oci/types.js';
 import { unpackLayer } from '../oci/layer/index.js';
 import { mountOverlay, unmount } from '../runtime/index.js';
 import type { OverlayStore } from '../storage/index.js';
-import { loadBaseImage } from './base-image.js';
+import { loadBaseImage, unpackTarBase } from './base-image.js';
 import { materializeImports, type GrabFn } from './imports.js';
 import type { NodeResult } from './node-result.js';
 import { removeMountStubs, runStep } from './run-step.js';
 import { copyIntoRootfs } from './copy-into-rootfs.js';
 import { finishNode } from './finish-node.js';
-import { fetchUrl } from './fetch-url.js';
 
 export interface NodeBuildContext {
   cwd: string;
@@ -70,7 +69,12 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   for (let i = 0; i < base.layers.length; i++) await ensureExtracted(ctx, base.layers[i]!, base.diffIds[i]!);
 
   const area = ctx.overlay.freshWorkArea(layer.name);
-  if (layer.from.type === 'tar') await unpackTarBase(ctx, layer, area.upper);
+  if (layer.from.type === 'tar') {
+    await unpackTarBase({
+      layer, cwd: ctx.cwd, downloadsDir: ctx.downloadsDir, grab: ctx.grab, upper: area.upper,
+      onWarning: (message) => ctx.events.emit({ type: 'log', level: 'warn', message }),
+    });
+  }
 
   const lowers = [...base.diffIds].reverse().map((d) => ctx.overlay.layerDirRel(d));
   if (lowers.length === 0) lowers.push(ctx.overlay.emptyDirRel());
@@ -105,21 +109,5 @@ function copyOverlayDirs(layer: LayerSpec, rootfs: string): void {
     if (!st.isDirectory()) throw new StackerError('STACKER_E_OVERLAY_DIR', `Given overlay_dir ${d.source} should be a directory`, { location: d.location });
     copyIntoRootfs(d.source, rootfs, d.dest, {});
   }
-}
-
-async function unpackTarBase(ctx: NodeBuildContext, layer: LayerSpec, upper: string): Promise<void> {
-  const url = layer.from.url ?? '';
-  let file: string;
-  if (/^https?:\/\//.test(url)) file = (await fetchUrl(ctx.downloadsDir, url)).file;
-  else if (url.startsWith('stacker://')) {
-    const [src, ...rest] = url.slice('stacker://'.length).split('/');
-    file = join(ctx.downloadsDir, `grab-${process.pid}.tar`);
-    mkdirSync(ctx.downloadsDir, { recursive: true });
-    await ctx.grab(src!, '/' + rest.join('/'), (p) => copyFileSync(p, file));
-  } else file = url.startsWith('/') ? url : join(ctx.cwd, url);
-  if (!existsSync(file)) {
-    throw new StackerError('STACKER_E_BASE_MISSING', `tar base ${url} not found`, { location: layer.from.location, hint: 'a local tar path is resolved against the current directory' });
-  }
-  await unpackLayer(file, { destDir: upper, mediaType: 'application/vnd.oci.image.layer.v1.tar', onWarning: (message) => ctx.events.emit({ type: 'log', level: 'warn', message }) });
 }
 

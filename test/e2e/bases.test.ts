@@ -181,7 +181,7 @@ withrun:
     assert.match(m.stderr, /error\[STACKER_E_BASE_MISSING\]: tar base nothere\.tar not found/);
   });
 
-  test('tar bases compressed with gzip: local and over http', { todo: 'build-node.ts must unpack tar bases with unpackTarBase of base-image.ts (gzip detection)' }, async () => {
+  test('tar bases compressed with gzip: local and over http', async () => {
     const p = await tarProject(`
 gz:
   from: {type: tar, url: t/gz.tar.gz}

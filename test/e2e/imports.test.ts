@@ -198,7 +198,7 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
 
-  test('a hash edited to a wrong value is reported even when the layer is otherwise cached', { todo: 'needs the planner (src/engine/inputs.ts) to call verifyLocalImportHash' }, async () => {
+  test('a hash edited to a wrong value is reported even when the layer is otherwise cached', async () => {
     const yaml = (hash: string) => `app:\n  ${from()}\n  imports:\n    - path: data.txt\n      hash: ${hash}\n  run: cat /stacker/data.txt\n`;
     const p = await makeProject({ 'stacker.yaml': yaml(sha256('data\n')), 'data.txt': 'data\n' });
     assert.equal((await runStacker(p, ['build'])).code, 0);
