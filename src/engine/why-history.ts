@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import type { BuildIndex, BuildNodeRecord, BuildRecord } from '../cache/index.js';
-import { unpackEntries } from '../fingerprint/tree-digest.js';
 import type { InputDocument } from './input-document.js';
-import { explain, oneLine, type Reason } from './why.js';
+import { oneLine, type Reason } from './why-reasons.js';
 
 /**
  * Build history from the index: `stacker history`, and `why-rebuilt` for a past build. Reads the
@@ -109,10 +108,16 @@ const STATE: Record<BuildNodeRecord['status'], LayerState> = { cached: 'cached',
  * What build `id` did with each layer (or those of `layers`), and why: the reasons recorded when
  * it planned, or, for rows recorded without them, reasons recomputed from the two documents.
  */
-export function explainBuild(index: BuildIndex, id: number, layers: string[]): WhyReport | undefined {
+export async function explainBuild(index: BuildIndex, id: number, layers: string[]): Promise<WhyReport | undefined> {
   const b = index.getBuild(id);
   if (b === undefined) return undefined;
   const nodes = index.buildNodes(id);
+  const shown = nodes.filter((n) => layers.length === 0 || layers.includes(n.layer));
+  // Rows recorded without reasons (an older stacker) are explained from their documents; only
+  // they need the explaining code.
+  const recompute = shown.some((n) => n.status !== 'cached' && !Array.isArray(n.reasonDetail))
+    ? await Promise.all([import('./why.js'), import('../fingerprint/tree-digest.js')])
+    : undefined;
   const docs = new Map<string, InputDocument | undefined>();
   const documentOf = (key: string): InputDocument | undefined => {
     if (!docs.has(key)) {
@@ -121,11 +126,10 @@ export function explainBuild(index: BuildIndex, id: number, layers: string[]): W
     }
     return docs.get(key);
   };
-  const treeOf = (digest: string): ReturnType<typeof unpackEntries> | undefined => {
+  const treeOf = (digest: string): ReturnType<NonNullable<typeof recompute>[1]['unpackEntries']> | undefined => {
     const t = index.getTree(digest);
-    return t === undefined ? undefined : unpackEntries(t);
+    return t === undefined ? undefined : recompute![1].unpackEntries(t);
   };
-  const shown = nodes.filter((n) => layers.length === 0 || layers.includes(n.layer));
   return {
     mode: 'build',
     build: summarize(b, nodes),
@@ -134,10 +138,10 @@ export function explainBuild(index: BuildIndex, id: number, layers: string[]): W
       let reasons: Reason[] = [];
       if (n.status !== 'cached') {
         if (Array.isArray(n.reasonDetail)) reasons = n.reasonDetail as Reason[];
-        else {
+        else if (recompute !== undefined) {
           const doc = n.key === null ? undefined : documentOf(n.key);
           const prev = n.prevKey === null ? undefined : documentOf(n.prevKey);
-          reasons = doc === undefined ? [{ kind: 'inputs' }] : explain(doc, prev, { documentOf, treeOf });
+          reasons = doc === undefined ? [{ kind: 'inputs' }] : recompute[0].explain(doc, prev, { documentOf, treeOf });
         }
       }
       return {

@@ -25,7 +25,7 @@ export async function whyRebuilt(o: WhyOptions): Promise<WhyReport> {
   if (o.build !== undefined) {
     const index = BuildIndex.open(o.paths.stackerDir);
     try {
-      return explainRecorded(index, o.build, o.layers, true);
+      return await explainRecorded(index, o.build, o.layers, true);
     } finally {
       index.close();
     }
@@ -64,14 +64,14 @@ export async function whyRebuilt(o: WhyOptions): Promise<WhyReport> {
     }
     const last = findLastRebuild(index, o.layers);
     if (last === undefined) return { mode: 'none', build: null, upToDate: true, layers: [] };
-    return { ...explainRecorded(index, last, o.layers, false), upToDate: true };
+    return { ...(await explainRecorded(index, last, o.layers, false)), upToDate: true };
   } finally {
     index.close();
   }
 }
 
-function explainRecorded(index: BuildIndex, id: number, layers: string[], strict: boolean): WhyReport {
-  const r = explainBuild(index, id, layers);
+async function explainRecorded(index: BuildIndex, id: number, layers: string[], strict: boolean): Promise<WhyReport> {
+  const r = await explainBuild(index, id, layers);
   if (r === undefined) {
     const recent = index.listBuilds(5).map((b) => b.id);
     throw new StackerError('STACKER_E_NO_SUCH_BUILD', `no build ${id} in the history of ${index.path}`, {

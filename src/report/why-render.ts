@@ -1,5 +1,5 @@
 import type { BuildSummary, LayerWhy, WhyReport } from '../engine/why-history.js';
-import { baseDigest, baseName, oneLine, type Reason, type RootCause } from '../engine/why.js';
+import { baseDigest, baseName, oneLine, type Reason, type RootCause } from '../engine/why-reasons.js';
 
 /**
  * Text of `why-rebuilt`: per layer, every reason with both values (digests as

@@ -32,6 +32,17 @@ function withIndex(fn: (ix: BuildIndex) => void): void {
   }
 }
 
+async function withIndexAsync(fn: (ix: BuildIndex) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'why-history-'));
+  const ix = BuildIndex.open(dir);
+  try {
+    await fn(ix);
+  } finally {
+    ix.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rec = (d: InputDocument): { key: Digest; text: string } => ({ key: documentKey(d), text: canonicalJson(d) });
 
 test('outcome: a running build whose process is gone was killed', () => {
@@ -73,8 +84,8 @@ test('formatDuration', () => {
   assert.deepEqual([formatDuration(null), formatDuration(12.4), formatDuration(3210), formatDuration(125_000)], ['-', '12 ms', '3.2 s', '2m05s']);
 });
 
-test('explainBuild: recorded reasons; reasons recomputed from documents and listings when none were recorded', () => {
-  withIndex((ix) => {
+test('explainBuild: recorded reasons; reasons recomputed from documents and listings when none were recorded', async () => {
+  await withIndexAsync(async (ix) => {
     const e = (path: string, c: string): TreeEntry => ({ path, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 1, digest: `sha256:${c.repeat(64)}` as Digest });
     const t1 = [{ path: '.', type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 } as TreeEntry, e('x', 'a')];
     const t2 = [t1[0]!, e('x', 'b')];
@@ -102,7 +113,7 @@ test('explainBuild: recorded reasons; reasons recomputed from documents and list
     assert.equal(findLastRebuild(ix, ['other']), b1);
     assert.equal(findLastRebuild(ix, ['nope']), undefined);
 
-    const r = explainBuild(ix, b2, [])!;
+    const r = (await explainBuild(ix, b2, []))!;
     assert.deepEqual(r.layers.map((l) => [l.layer, l.state, l.reason]), [['app', 'built', 'import conf changed'], ['other', 'cached', null]]);
     assert.deepEqual(r.layers[0]!.reasons, [{
       kind: 'import', path: 'conf', dest: null, change: 'content', before: 'sha256:' + '1'.repeat(64), after: 'sha256:' + '2'.repeat(64),
@@ -120,7 +131,7 @@ test('explainBuild: recorded reasons; reasons recomputed from documents and list
       'cached: other',
       '',
     ]);
-    assert.deepEqual(explainBuild(ix, b1, ['other'])!.layers.map((l) => [l.layer, l.reasons]), [['other', [{ kind: 'never-built' }]]]);
-    assert.equal(explainBuild(ix, 999, []), undefined);
+    assert.deepEqual((await explainBuild(ix, b1, ['other']))!.layers.map((l) => [l.layer, l.reasons]), [['other', [{ kind: 'never-built' }]]]);
+    assert.equal(await explainBuild(ix, 999, []), undefined);
   });
 });
