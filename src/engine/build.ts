@@ -9,7 +9,6 @@ import { digestInput, packEntries, unpackEntries, type TreeEntry } from '../fing
 import { ancestorsAndSelf, buildLayerGraph } from '../graph/index.js';
 import { OciLayout } from '../oci/layout.js';
 import { inBuildNamespace, reexecInNamespace } from '../runtime/userns.js';
-import { resolveImageDigest } from './base-image.js';
 import type { NodeBuildContext } from './build-node.js';
 import { fetchUrl } from './fetch-url.js';
 import { fromRecord, toRecord } from './index-adapter.js';
@@ -19,7 +18,6 @@ import { acquireLock } from './lock.js';
 import type { NodeResult } from './node-result.js';
 import { blobStoreDir, downloadsDir, importsDir, type StackerPaths } from './paths.js';
 import { plan, type PlanNode } from './plan.js';
-import { retagOutput } from './output.js';
 
 export interface BuildOptions {
   paths: StackerPaths;
@@ -63,7 +61,8 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
   const statView = new StatCacheView(index.loadStatCache());
   const trees = new Map<string, TreeEntry[]>();
   const docs = await computeDocuments(spec, order, {
-    resolveImage: (layer) => resolveImageDigest(layer, o.paths.cwd),
+    // Loaded on use: the registry client is not needed for files without docker/oci bases.
+    resolveImage: async (layer) => (await import('./base-image.js')).resolveImageDigest(layer, o.paths.cwd),
     digestLocal: (p) => {
       const d = digestInput(p, statView, { ownership: false });
       // Owners are not part of the digest (imports are copied by the namespace's root): leave
@@ -192,6 +191,8 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
   for (const step of steps) {
     index.recordBuildNode(buildId, step.state === 'build' ? { ...row(step), inputDocument: canonicalJson(docs.get(step.name)!.doc) } : row(step));
   }
+  // Loaded here, not at the top: planning alone (why-rebuilt, publish) does not tag outputs.
+  const { retagOutput } = await import('./output.js');
   const counts = { built: 0, cached: 0, failed: 0 };
   const summary = (): Record<string, number> => ({ ...counts, notRun: steps.length - counts.built - counts.cached - counts.failed, durationMs: Date.now() - t0Build });
   const resultOf = (name: string): NodeResult => {
