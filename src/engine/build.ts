@@ -83,11 +83,15 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
     previous.set(name, JSON.parse(rec.inputDocument) as InputDocument);
     previousKeys.set(name, rec.key);
   }
+  const parsed = new Map<string, InputDocument | undefined>();
   const steps = plan({
     order, docs, known, previous, previousKeys, noCache: o.noCache,
     documentOf: (key) => {
-      const d = index.getDocument(key);
-      return d === undefined ? undefined : (JSON.parse(d.doc) as InputDocument);
+      if (!parsed.has(key)) {
+        const d = index.getDocument(key);
+        parsed.set(key, d === undefined ? undefined : (JSON.parse(d.doc) as InputDocument));
+      }
+      return parsed.get(key);
     },
     treeOf: (digest) => {
       const t = trees.get(digest);

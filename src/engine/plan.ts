@@ -1,6 +1,6 @@
 import type { TreeEntry } from '../fingerprint/tree-digest.js';
 import type { InputDocument } from './input-document.js';
-import { explain, oneLine, type ExplainContext, type Reason } from './why.js';
+import { explain, Explainer, oneLine, type ExplainContext, type Reason } from './why.js';
 
 export interface PlanNode {
   name: string;
@@ -38,6 +38,7 @@ export function plan(inp: PlanInput): PlanNode[] {
     documentOf: (k) => byKey.get(k) ?? inp.documentOf?.(k),
     treeOf: (d) => inp.treeOf?.(d),
   };
+  const explainer = new Explainer(ctx);
   return inp.order.map((name) => {
     const { key, doc } = inp.docs.get(name)!;
     const known = inp.known.has(key);
@@ -45,7 +46,7 @@ export function plan(inp: PlanInput): PlanNode[] {
     if (inp.noCache) reasons.push({ kind: 'no-cache' });
     else if (doc.binds.length > 0) reasons.push({ kind: 'binds', binds: doc.binds });
     if (!known) {
-      const why = explain(doc, inp.previous.get(name), ctx);
+      const why = explainer.explain(doc, inp.previous.get(name));
       // An unknown key always builds, even if its last record reads the same (a deleted entry).
       reasons.push(...(why.length > 0 ? why : [{ kind: 'inputs' } as const]));
     }

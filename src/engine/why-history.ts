@@ -130,6 +130,7 @@ export async function explainBuild(index: BuildIndex, id: number, layers: string
     const t = index.getTree(digest);
     return t === undefined ? undefined : recompute![1].unpackEntries(t);
   };
+  const explainer = recompute === undefined ? undefined : new recompute[0].Explainer({ documentOf, treeOf });
   return {
     mode: 'build',
     build: summarize(b, nodes),
@@ -141,7 +142,7 @@ export async function explainBuild(index: BuildIndex, id: number, layers: string
         else if (recompute !== undefined) {
           const doc = n.key === null ? undefined : documentOf(n.key);
           const prev = n.prevKey === null ? undefined : documentOf(n.prevKey);
-          reasons = doc === undefined ? [{ kind: 'inputs' }] : recompute[0].explain(doc, prev, { documentOf, treeOf });
+          reasons = doc === undefined ? [{ kind: 'inputs' }] : explainer!.explain(doc, prev);
         }
       }
       return {

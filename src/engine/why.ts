@@ -29,7 +29,13 @@ export function explain(doc: InputDocument, prev: InputDocument | undefined, ctx
   return new Explainer(ctx).explain(doc, prev);
 }
 
-class Explainer {
+/**
+ * `explain` for many layers of one graph: root causes are followed once per parent key change
+ * and shared by every descendant (a chain of N layers costs N explanations, not N²/2), and each
+ * listing is fetched once.
+ */
+export class Explainer {
+  private readonly trees = new Map<string, TreeEntry[] | undefined>();
   private readonly roots = new Map<string, RootCause[]>();
   constructor(private readonly ctx: ExplainContext) {}
 
@@ -115,11 +121,16 @@ class Explainer {
     return out;
   }
 
+  private treeOf(digest: string): TreeEntry[] | undefined {
+    if (!this.trees.has(digest)) this.trees.set(digest, this.ctx.treeOf(digest));
+    return this.trees.get(digest);
+  }
+
   private content(kind: 'import' | 'overlay-dir', old: ImportInput, imp: ImportInput): Reason {
     const r: Extract<Reason, { kind: 'import' | 'overlay-dir' }> = { kind, path: imp.path, dest: imp.dest, change: 'content', before: old.digest, after: imp.digest };
     if (!isLocal(imp.path)) return r;
-    const a = this.ctx.treeOf(old.digest);
-    const b = this.ctx.treeOf(imp.digest);
+    const a = this.treeOf(old.digest);
+    const b = this.treeOf(imp.digest);
     if (a === undefined || b === undefined) {
       r.filesUnknown = true;
       return r;
