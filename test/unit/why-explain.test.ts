@@ -188,3 +188,9 @@ test('renderWhy: a dry run lists each layer with every reason, cached ones last'
     '',
   ].join('\n'));
 });
+
+test('renderWhy: nothing would rebuild and no build rebuilt anything', () => {
+  const none = { mode: 'none' as const, build: null, upToDate: true, layers: [] };
+  assert.equal(renderWhy(none), 'nothing would rebuild, and no recorded build rebuilt anything\n');
+  assert.equal(renderWhy(none, ['app', 'lib']), 'nothing would rebuild, and no recorded build rebuilt app, lib\n');
+});
