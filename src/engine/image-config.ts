@@ -1,6 +1,6 @@
 import type { Digest, LayerSpec } from '../core/index.js';
 import type { Descriptor, ImageConfig, OciManifest } from '../oci/types.js';
-import { DEFAULT_PATH } from '../runtime/sandbox.js';
+import { DEFAULT_PATH } from '../runtime/default-path.js';
 
 export interface ConfigInputs {
   layer: LayerSpec;

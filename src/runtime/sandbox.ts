@@ -1,8 +1,7 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 
-/** Default PATH inside run steps, as stacker (LXC) sets it. */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export { DEFAULT_PATH } from './default-path.js';
 
 export interface Mount { source: string; dest: string }
 
