@@ -1,6 +1,7 @@
 /**
  * All benchmarks in one run on the same machine (issue 2): the example's cold build and no-op
- * rebuild (rootless when `--as USER` is given), then layer packing throughput and memory.
+ * rebuild (rootless when `--as USER` is given), layer packing throughput and memory, and the
+ * latency of why-rebuilt/history.
  * Usage: node dist/bench/run.js [--as USER] [--quick]
  */
 import { spawnSync } from 'node:child_process';
@@ -20,3 +21,4 @@ function run(script: string, extra: string[]): void {
 
 run('build.js', ['5', ...as]);
 run('pack.js', quick);
+run('why.js', []);
