@@ -11,6 +11,7 @@ COMMANDS:
    recursive-build  build every stacker.yaml under a directory
    publish          copy built images to a registry or an OCI layout
    inspect          show the images in the OCI layout
+   graph            show the build graph and each layer's state (tree, dot, mermaid, json, svg, html)
    why-rebuilt      what would rebuild and why (dry run), or why the last build rebuilt
    history          the builds recorded in the stacker dir
    grab             copy a file out of a built layer: stacker grab <layer>:<path>
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   'recursive-build': () => import('./commands/build.js').then((m) => ({ run: m.runRecursive })),
   publish: () => import('./commands/publish.js'),
   inspect: () => import('./commands/inspect.js'),
+  graph: () => import('./commands/graph.js'),
   'why-rebuilt': () => import('./commands/why-rebuilt.js'),
   history: () => import('./commands/history.js'),
   clean: () => import('./commands/clean.js'),

@@ -26,7 +26,8 @@ export interface LayerGraph {
   childrenOf(name: string): DepEdge[];
 }
 
-function dependencyEdges(layer: LayerSpec): DepEdge[] {
+/** The dependency edges one layer declares (some may name missing layers or itself). */
+export function dependencyEdges(layer: LayerSpec): DepEdge[] {
   const out: DepEdge[] = [];
   if (layer.from.type === 'built' && layer.from.tag !== undefined) {
     out.push({ from: layer.from.tag, to: layer.name, kind: 'built', location: layer.from.location });
@@ -113,7 +114,7 @@ function cycleError(members: string[], edges: DepEdge[]): StackerError {
 }
 
 /** Kahn's algorithm, always taking the earliest-written ready layer. */
-function stableTopoOrder(names: string[], edges: DepEdge[]): string[] {
+export function stableTopoOrder(names: string[], edges: DepEdge[]): string[] {
   const index = new Map(names.map((n, i) => [n, i]));
   const indegree = new Map(names.map((n) => [n, 0]));
   for (const e of edges) indegree.set(e.to, (indegree.get(e.to) ?? 0) + 1);
