@@ -1,7 +1,7 @@
 /**
  * All benchmarks in one run on the same machine (issue 2): the example's cold build and no-op
  * rebuild (rootless when `--as USER` is given), layer packing throughput and memory, and the
- * latency of why-rebuilt/history.
+ * latency of why-rebuilt/history, and the layout of a 1,000-node graph.
  * Usage: node dist/bench/run.js [--as USER] [--quick]
  */
 import { spawnSync } from 'node:child_process';
@@ -22,3 +22,4 @@ function run(script: string, extra: string[]): void {
 run('build.js', ['5', ...as]);
 run('pack.js', quick);
 run('why.js', []);
+run('graph.js', []);
