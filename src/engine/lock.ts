@@ -14,7 +14,8 @@ export function readHolder(file: string): LockHolder | undefined {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -45,7 +46,7 @@ export async function acquireLock(
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = readHolder(file);
-    if (holder === undefined || !Number.isInteger(holder.pid) || !alive(holder.pid)) {
+    if (holder === undefined || !Number.isInteger(holder.pid) || !processAlive(holder.pid)) {
       rmSync(file, { force: true });
       continue;
     }

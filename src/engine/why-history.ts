@@ -1,3 +1,4 @@
+import { processAlive } from './lock.js';
 import { hostname } from 'node:os';
 import type { BuildIndex, BuildNodeRecord, BuildRecord } from '../cache/index.js';
 import type { InputDocument } from './input-document.js';
@@ -51,17 +52,8 @@ export interface WhyReport {
   upToDate: boolean;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The shown outcome: a 'running' build of this host whose process is gone was killed. */
-export function outcomeOf(b: BuildRecord, isAlive: (pid: number) => boolean = alive): BuildOutcomeShown {
+export function outcomeOf(b: BuildRecord, isAlive: (pid: number) => boolean = processAlive): BuildOutcomeShown {
   if (b.outcome !== 'running') return b.outcome;
   return b.hostname === hostname() && !isAlive(b.pid) ? 'killed' : 'running';
 }

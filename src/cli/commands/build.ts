@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { StackerError } from '../../core/index.js';
 import { runBuild } from '../../engine/build.js';
 import { BUILD_OPTIONS, bool, list, parse, str, type Values } from '../args.js';
-import { pathsFrom, reporterFrom } from './common.js';
+import { loadOptionsFrom, pathsFrom, reporterFrom } from './common.js';
 
 function checkLayerTypes(v: Values): void {
   for (const t of list(v, 'layer-type')) {
@@ -22,19 +22,7 @@ async function buildFile(v: Values, file: string, argv: string[]): Promise<numbe
   const paths = pathsFrom(v);
   return runBuild({
     paths,
-    load: {
-      file,
-      cwd: paths.cwd,
-      substitutions: list(v, 'substitute'),
-      ...(str(v, 'substitute-file') ? { substituteFile: str(v, 'substitute-file')! } : {}),
-      builtins: {
-        STACKER_ROOTFS_DIR: paths.rootsDir,
-        STACKER_STACKER_DIR: paths.stackerDir,
-        STACKER_OCI_DIR: paths.ociDir,
-        STACKER_WORK_DIR: str(v, 'work-dir') ? resolve(str(v, 'work-dir')!) : paths.cwd,
-      },
-      requireHash: bool(v, 'require-hash'),
-    },
+    load: loadOptionsFrom(v, paths, file),
     noCache: bool(v, 'no-cache'),
     shellFail: bool(v, 'shell-fail') || str(v, 'on-run-failure') !== undefined,
     annotationsNamespace: str(v, 'annotations-namespace') ?? 'io.stackeroci',

@@ -1,9 +1,8 @@
-import { resolve } from 'node:path';
 import { StackerError } from '../../core/index.js';
 import { defaultLayer, interactiveIn, withLayerRootfs } from '../../engine/layer-access.js';
 import { inBuildNamespace, reexecInNamespace } from '../../runtime/index.js';
-import { bool, list, parse, str } from '../args.js';
-import { pathsFrom } from './common.js';
+import { bool, parse } from '../args.js';
+import { loadOptionsFrom, pathsFrom } from './common.js';
 
 const USAGE = `stacker chroot [layer] [cmd [args...]]   (alias: exec)
 
@@ -24,18 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const paths = pathsFrom(v);
-  const layer = positionals[0] ?? await defaultLayer({
-    file: str(v, 'stacker-file') ?? 'stacker.yaml',
-    cwd: paths.cwd,
-    substitutions: list(v, 'substitute'),
-    ...(str(v, 'substitute-file') ? { substituteFile: str(v, 'substitute-file')! } : {}),
-    builtins: {
-      STACKER_ROOTFS_DIR: paths.rootsDir,
-      STACKER_STACKER_DIR: paths.stackerDir,
-      STACKER_OCI_DIR: paths.ociDir,
-      STACKER_WORK_DIR: str(v, 'work-dir') ? resolve(str(v, 'work-dir')!) : paths.cwd,
-    },
-  });
+  const layer = positionals[0] ?? await defaultLayer(loadOptionsFrom(v, paths));
   if (layer === undefined) throw new StackerError('STACKER_E_USAGE', 'which layer? usage: stacker chroot <layer> [cmd]', { hint: 'or run it next to a stacker.yaml to use its first layer' });
   if (!inBuildNamespace()) return reexecInNamespace(process.argv.slice(1));
   process.stderr.write('This chroot is temporary, any changes will be destroyed when it exits.\n');

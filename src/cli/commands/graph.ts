@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { StackerError, type BuildSpec } from '../../core/index.js';
 import { BuildIndex } from '../../cache/index.js';
-import { loadBuildSpec, type LoadOptions } from '../../config/index.js';
+import { loadBuildSpec } from '../../config/index.js';
 import { resolveImageDigest } from '../../engine/base-image.js';
 import { planBuild, type BuildOptions } from '../../engine/build.js';
 import { fetchUrl } from '../../engine/fetch-url.js';
@@ -16,8 +16,8 @@ import { renderGraphJson } from '../../report/graph-json.js';
 import { renderGraphMermaid } from '../../report/graph-mermaid.js';
 import { renderGraphSvg } from '../../report/graph-svg.js';
 import { renderGraphTree } from '../../report/graph-tree.js';
-import { bool, list, parse, str, type Values } from '../args.js';
-import { pathsFrom } from './common.js';
+import { bool, parse, str } from '../args.js';
+import { loadOptionsFrom, pathsFrom } from './common.js';
 
 const FORMATS = ['tree', 'dot', 'mermaid', 'json', 'svg', 'html'] as const;
 type Format = (typeof FORMATS)[number];
@@ -46,21 +46,6 @@ const OPTIONS = {
   'substitute-file': { type: 'string' },
 } as const;
 
-function loadOptions(v: Values, paths: StackerPaths): LoadOptions {
-  return {
-    file: str(v, 'stacker-file') ?? 'stacker.yaml',
-    cwd: paths.cwd,
-    substitutions: list(v, 'substitute'),
-    ...(str(v, 'substitute-file') ? { substituteFile: str(v, 'substitute-file')! } : {}),
-    builtins: {
-      STACKER_ROOTFS_DIR: paths.rootsDir,
-      STACKER_STACKER_DIR: paths.stackerDir,
-      STACKER_OCI_DIR: paths.ociDir,
-      STACKER_WORK_DIR: str(v, 'work-dir') ? resolve(str(v, 'work-dir')!) : paths.cwd,
-    },
-  };
-}
-
 /** `stacker graph`: the build graph and each node's state; no namespace, no build. */
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, OPTIONS);
@@ -73,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new StackerError('STACKER_E_USAGE', `unknown graph format: ${format}`, { hint: `formats: ${FORMATS.join(', ')}` });
   }
   const paths = pathsFrom(v);
-  const { spec, warnings } = await loadBuildSpec(loadOptions(v, paths));
+  const { spec, warnings } = await loadBuildSpec(loadOptionsFrom(v, paths));
   if (!bool(v, 'quiet')) for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   const graph = buildTolerantGraph(spec);
   const states = await planStates(spec, graph, paths, process.env.SOURCE_DATE_EPOCH || undefined);

@@ -1,11 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StackerError } from '../../core/index.js';
-import type { LoadOptions } from '../../config/index.js';
 import { runPublish } from '../../engine/publish.js';
-import type { StackerPaths } from '../../engine/paths.js';
 import { bool, list, parse, str, type Values } from '../args.js';
-import { pathsFrom, reporterFrom } from './common.js';
+import { loadOptionsFrom, pathsFrom, reporterFrom } from './common.js';
 
 const USAGE = `stacker publish --url docker://host[:port]/path|oci:<layout> --tag TAG [--tag TAG...] [options]
 
@@ -39,22 +37,6 @@ const OPTIONS = {
   'substitute-file': { type: 'string' },
 } as const;
 
-/** The same load options `build` uses, so the planner computes the same keys. */
-function loadOptions(v: Values, paths: StackerPaths, file: string): LoadOptions {
-  return {
-    file,
-    cwd: paths.cwd,
-    substitutions: list(v, 'substitute'),
-    ...(str(v, 'substitute-file') ? { substituteFile: str(v, 'substitute-file')! } : {}),
-    builtins: {
-      STACKER_ROOTFS_DIR: paths.rootsDir,
-      STACKER_STACKER_DIR: paths.stackerDir,
-      STACKER_OCI_DIR: paths.ociDir,
-      STACKER_WORK_DIR: str(v, 'work-dir') ? resolve(str(v, 'work-dir')!) : paths.cwd,
-    },
-  };
-}
-
 function stackerFiles(v: Values): string[] {
   if (str(v, 'search-dir') === undefined && str(v, 'stacker-file-pattern') === undefined) return [str(v, 'stacker-file') ?? 'stacker.yaml'];
   if (str(v, 'stacker-file') !== undefined) throw new StackerError('STACKER_E_USAGE', '-f cannot be combined with -d/-p');
@@ -84,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   const paths = pathsFrom(v);
   return runPublish({
     paths,
-    files: stackerFiles(v).map((f) => loadOptions(v, paths, f)),
+    files: stackerFiles(v).map((f) => loadOptionsFrom(v, paths, f)),
     url,
     tags: list(v, 'tag'),
     ...(username !== undefined && password !== undefined ? { credentials: { username, password } } : {}),

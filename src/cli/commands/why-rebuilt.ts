@@ -1,9 +1,8 @@
-import { resolve } from 'node:path';
 import { StackerError } from '../../core/index.js';
 import { whyRebuilt } from '../../engine/why-rebuilt.js';
 import { renderWhy, whyJson } from '../../report/why-render.js';
-import { bool, list, parse, str } from '../args.js';
-import { pathsFrom } from './common.js';
+import { bool, parse, str } from '../args.js';
+import { loadOptionsFrom, pathsFrom } from './common.js';
 
 const USAGE = `stacker why-rebuilt [layer...] [options]
 
@@ -43,18 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     layers: positionals,
     ...(buildArg !== undefined ? { build: Number(buildArg) } : {}),
     sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined,
-    load: {
-      file: str(values, 'stacker-file') ?? 'stacker.yaml',
-      cwd: paths.cwd,
-      substitutions: list(values, 'substitute'),
-      ...(str(values, 'substitute-file') ? { substituteFile: str(values, 'substitute-file')! } : {}),
-      builtins: {
-        STACKER_ROOTFS_DIR: paths.rootsDir,
-        STACKER_STACKER_DIR: paths.stackerDir,
-        STACKER_OCI_DIR: paths.ociDir,
-        STACKER_WORK_DIR: str(values, 'work-dir') ? resolve(str(values, 'work-dir')!) : paths.cwd,
-      },
-    },
+    load: loadOptionsFrom(values, paths),
   });
   process.stdout.write(bool(values, 'json') ? `${JSON.stringify(whyJson(report), null, 2)}\n` : renderWhy(report, positionals));
   return 0;
