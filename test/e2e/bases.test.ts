@@ -13,18 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addImage, addIndex, initLayout, tag as tagLayout } from '../helpers/registry-fixtures.js';
-import { busyboxLayout, cleanup, execOk, makeProject, pushBusybox, pushLayout, runAsUser, runStacker, startRegistry, type LocalRegistry, type Project, type PushedImage } from './rig.js';
+import { busyboxLayout, cleanup, execOk, makeProject, pushBusybox, pushLayout, runAsUser, runStacker, startRegistry, type LocalRegistry, type Project, type PushedImage, builtLayers, unpackImage } from './rig.js';
 
-function built(stdout: string): string[] {
-  return [...stdout.matchAll(/^building (\S+):/gm)].map((m) => m[1]!);
-}
 
-async function unpack(p: Project, tag: string): Promise<string> {
-  const dir = `u-${tag}-${Date.now()}`;
-  const r = await runAsUser('umoci', ['unpack', '--rootless', '--image', `oci:${tag}`, dir], p.dir);
-  assert.equal(r.code, 0, r.stderr);
-  return join(p.dir, dir, 'rootfs');
-}
 
 interface Inspect { Digest: string; Layers: string[]; Architecture: string; Os: string }
 
@@ -89,11 +80,11 @@ empty:
       const img = await inspectLocal(p, `oci:oci:${tag}`);
       assert.deepEqual(img.Layers.slice(0, bb.Layers.length), bb.Layers, `${tag} reuses the base layers byte for byte`);
       assert.equal(img.Layers.length, bb.Layers.length + (tag === 'child' ? 2 : 1));
-      assert.equal(await readFile(join(await unpack(p, tag), 'which'), 'utf8'), which);
+      assert.equal(await readFile(join(await unpackImage(p, tag), 'which'), 'utf8'), which);
     }
     const empty = await inspectLocal(p, 'oci:oci:empty');
     assert.equal(empty.Layers.length, 1);
-    assert.equal(await readFile(join(await unpack(p, 'empty'), 'note'), 'utf8'), 'scratch\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'empty'), 'note'), 'utf8'), 'scratch\n');
     // The base layer is extracted once into the roots dir, shared by every image.
     const config = JSON.parse((await runAsUser('skopeo', ['inspect', '--config', 'oci:layouts/bb:busybox'], p.dir)).stdout) as { rootfs: { diff_ids: string[] } };
     for (const d of config.rootfs.diff_ids) assert.ok((await stat(p.path(`roots/sha256_${d.slice(7)}`))).isDirectory());
@@ -101,7 +92,7 @@ empty:
     // A second build asks the registry and reads the layouts, and rebuilds nothing.
     const again = await runStacker(p, ['build', '-f', 'sub/stacker.yaml']);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(built(again.stdout), []);
+    assert.deepEqual(builtLayers(again.stdout), []);
 
     // An oci path relative to the stacker.yaml's folder is not found.
     const q = await makeProject({ 'stacker.yaml': 'x:\n  from: {type: oci, url: "nothere:busybox"}\n' });
@@ -127,7 +118,7 @@ empty:
   async function assertTarImage(p: Project, t: string): Promise<void> {
     const img = await inspectLocal(p, `oci:oci:${t}`);
     assert.equal(img.Layers.length, 1, `${t}: the tarball is the image's single layer`);
-    const root = await unpack(p, t);
+    const root = await unpackImage(p, t);
     assert.equal(await readFile(join(root, 'etc/hello'), 'utf8'), 'hello from tar\n', t);
     assert.equal(await readFile(join(root, 'usr/share/doc/x'), 'utf8'), 'doc\n', t);
   }
@@ -156,23 +147,23 @@ withrun:
     assert.equal(r.code, 0, r.stderr + r.stdout);
     await assertTarImage(p, 'plain');
     await assertTarImage(p, 'overhttp');
-    assert.equal(await readFile(join(await unpack(p, 'fromlayer'), 'etc/made'), 'utf8'), 'made\n');
-    assert.equal(await readFile(join(await unpack(p, 'withrun'), 'ran'), 'utf8'), 'ran\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'fromlayer'), 'etc/made'), 'utf8'), 'made\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'withrun'), 'ran'), 'utf8'), 'ran\n');
     assert.equal((await inspectLocal(p, 'oci:oci:withrun')).Layers.length, 1);
 
     // A changed tarball rebuilds its layer only; so does changed content behind the URL.
-    assert.deepEqual(built((await runStacker(p, ['build', '-f', 'sub/stacker.yaml'])).stdout), []);
+    assert.deepEqual(builtLayers((await runStacker(p, ['build', '-f', 'sub/stacker.yaml'])).stdout), []);
     await p.write('rootfs/etc/hello', 'hello again\n');
     await execOk('tar', ['--owner=0', '--group=0', '-cf', p.path('t/plain.tar'), '-C', p.path('rootfs'), '.']);
     const again = await runStacker(p, ['build', '-f', 'sub/stacker.yaml']);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(built(again.stdout), ['plain']);
+    assert.deepEqual(builtLayers(again.stdout), ['plain']);
     assert.match(again.stdout, /^building plain: base tar .*changed.*$/m);
-    assert.equal(await readFile(join(await unpack(p, 'plain'), 'etc/hello'), 'utf8'), 'hello again\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'plain'), 'etc/hello'), 'utf8'), 'hello again\n');
     served.set('/base.tar', await readFile(p.path('t/plain.tar')));
     const moved = await runStacker(p, ['build', '-f', 'sub/stacker.yaml']);
-    assert.deepEqual(built(moved.stdout), ['overhttp']);
-    assert.equal(await readFile(join(await unpack(p, 'overhttp'), 'etc/hello'), 'utf8'), 'hello again\n');
+    assert.deepEqual(builtLayers(moved.stdout), ['overhttp']);
+    assert.equal(await readFile(join(await unpackImage(p, 'overhttp'), 'etc/hello'), 'utf8'), 'hello again\n');
 
     // A missing local tarball is an error at the base.
     const q = await makeProject({ 'stacker.yaml': 'x:\n  from: {type: tar, url: nothere.tar}\n' });
@@ -196,7 +187,7 @@ withrun:
     assert.equal(r.code, 0, r.stderr + r.stdout);
     await assertTarImage(p, 'gz');
     await assertTarImage(p, 'gzhttp');
-    assert.equal(await readFile(join(await unpack(p, 'withrun'), 'ran'), 'utf8'), 'ran\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'withrun'), 'ran'), 'utf8'), 'ran\n');
   });
 
   test('a multi-arch index in the registry: the layer picks its os/arch', async () => {
@@ -223,7 +214,7 @@ onamd:
         const i = await inspectLocal(p, `oci:oci:${t}`);
         assert.equal(i.Architecture, arch);
         assert.deepEqual(i.Layers, img.layers.map((l) => l.digest));
-        assert.equal(await readFile(join(await unpack(p, t), 'arch'), 'utf8'), `${arch}\n`);
+        assert.equal(await readFile(join(await unpackImage(p, t), 'arch'), 'utf8'), `${arch}\n`);
       }
     } finally {
       await rm(layout, { recursive: true, force: true });
@@ -236,7 +227,7 @@ onamd:
       'stacker.yaml': `l:\n  from: {type: docker, url: ${moving.url}, insecure: true}\n  run: echo l > /l\n`,
     });
     assert.equal((await runStacker(p, ['build'])).code, 0);
-    assert.deepEqual(built((await runStacker(p, ['build'])).stdout), []);
+    assert.deepEqual(builtLayers((await runStacker(p, ['build'])).stdout), []);
 
     // Push another image (busybox plus a layer, built by stacker) under the same tag.
     const q = await makeProject({ 'stacker.yaml': `other:\n  ${fromReg()}\n  run: echo other > /other\n` });
@@ -250,7 +241,7 @@ onamd:
     // The reason names the base and both manifest digests.
     const line = /^building l: (.*)$/m.exec(r.stdout)?.[1] ?? '';
     assert.ok(line.startsWith(`base ${moving.url}`) && line.includes(short(moved.digest)) && line.includes(short(moving.digest)), r.stdout);
-    const root = await unpack(p, 'l');
+    const root = await unpackImage(p, 'l');
     assert.equal(await readFile(join(root, 'other'), 'utf8'), 'other\n');
     assert.equal(await readFile(join(root, 'l'), 'utf8'), 'l\n');
   });
@@ -274,7 +265,7 @@ defaults:
     const env = { MY_VAR: 'hi', MY_OVERRIDDEN: 'from-host', OTHER_VAR: 'no', TERM: 'xterm-e2e', ftp_proxy: 'http://proxy.invalid:3128' };
     const r = await runStacker(p, ['build'], { env });
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const vars = async (t: string) => new Map((await readFile(join(await unpack(p, t), 'env'), 'utf8')).split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const vars = async (t: string) => new Map((await readFile(join(await unpackImage(p, t), 'env'), 'utf8')).split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     const e = await vars('envs');
     assert.equal(e.get('FOO'), 'bar');
     assert.equal(e.get('MY_VAR'), 'hi');
@@ -309,7 +300,7 @@ b:
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal(await readFile(p.path('out/result'), 'utf8'), 'written\n');
     assert.equal((await stat(p.path('out/result'))).uid, p.rig.user.uid, 'root in the build is the user on the host');
-    const root = await unpack(p, 'b');
+    const root = await unpackImage(p, 'b');
     assert.equal(await readFile(join(root, 'copied'), 'utf8'), 'host data\n');
     assert.equal(existsSync(join(root, 'hostout')), false);
     assert.equal(existsSync(join(root, 'etc/data.txt')), false);

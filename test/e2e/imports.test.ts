@@ -11,21 +11,11 @@ import { readFile, readlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { cleanup, execOk, makeProject, pushBusybox, runAsUser, runStacker, startRegistry, type LocalRegistry, type Project, type PushedImage } from './rig.js';
+import { cleanup, execOk, makeProject, pushBusybox, runAsUser, runStacker, startRegistry, type LocalRegistry, type Project, type PushedImage, builtLayers, unpackImage } from './rig.js';
 
 const sha256 = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
-function built(stdout: string): string[] {
-  return [...stdout.matchAll(/^building (\S+):/gm)].map((m) => m[1]!);
-}
 
-/** Unpacks `tag` with umoci (rootless, as the user) and returns the rootfs path. */
-async function unpack(p: Project, tag: string): Promise<string> {
-  const dir = `u-${tag}-${Date.now()}`;
-  const r = await runAsUser('umoci', ['unpack', '--rootless', '--image', `oci:${tag}`, dir], p.dir);
-  assert.equal(r.code, 0, r.stderr);
-  return join(p.dir, dir, 'rootfs');
-}
 
 interface TarEntry { mode: string; owner: string; size: number; link?: string }
 
@@ -147,7 +137,7 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
     await runAsUser('ln', ['-s', 'a.txt', 'tree/link'], p.dir);
     const r = await runStacker(p, ['build']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const root = await unpack(p, 'app');
+    const root = await unpackImage(p, 'app');
     const out = async (f: string) => readFile(join(root, 'out', f), 'utf8');
     assert.equal(await out('cfg'), 'config\n');
     assert.equal(await out('cfg-talk'), 'config\n');
@@ -182,7 +172,7 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
     const again = await runStacker(p, ['build']);
     assert.equal(again.code, 0, again.stderr + again.stdout);
     assert.match(again.stdout, /^building app: import tree removed$/m);
-    assert.equal(await readFile(join(await unpack(p, 'app'), 'out/tree'), 'utf8'), 'absent\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'app'), 'out/tree'), 'utf8'), 'absent\n');
   });
 
   test('a wrong hash on a local import fails with the exact error at the import', async () => {
@@ -230,7 +220,7 @@ app:
     const p = await makeProject({ 'stacker.yaml': yaml('') });
     const first = await runStacker(p, ['build']);
     assert.equal(first.code, 0, first.stderr + first.stdout);
-    let root = await unpack(p, 'app');
+    let root = await unpackImage(p, 'app');
     assert.equal(await readFile(join(root, 'pinned'), 'utf8'), 'pinned v1\n');
     assert.equal(await readFile(join(root, 'tool'), 'utf8'), 'tool v1\n');
     assert.equal(http.count('/dl/pinned.txt'), 1);
@@ -239,7 +229,7 @@ app:
     // Nothing changed: cached; the pinned URL is not asked for again.
     const noop = await runStacker(p, ['build']);
     assert.equal(noop.code, 0, noop.stderr);
-    assert.deepEqual(built(noop.stdout), []);
+    assert.deepEqual(builtLayers(noop.stdout), []);
     assert.equal(http.count('/dl/tool.sh'), 2, 'an unpinned URL is checked again by each build');
     // With an ETag, that check is a conditional GET answered 304.
     const tagged = http.headers.filter((h) => h[':path'] === '/dl/tagged.txt');
@@ -259,7 +249,7 @@ app:
     const changed = await runStacker(p, ['build']);
     assert.equal(changed.code, 0, changed.stderr);
     assert.match(changed.stdout, new RegExp(`^building app: import ${http.url.replace(/[.]/g, '\\.')}/dl/tool\\.sh\\?version=1 changed \\(\\w{12} -> \\w{12}\\)$`, 'm'));
-    root = await unpack(p, 'app');
+    root = await unpackImage(p, 'app');
     assert.equal(await readFile(join(root, 'tool'), 'utf8'), 'tool v2\n');
     assert.equal(await readFile(join(root, 'tagged'), 'utf8'), 'tagged v1\n');
     assert.equal(existsSync(join(root, 'stacker')), false);
@@ -269,7 +259,7 @@ app:
     const etagChanged = await runStacker(p, ['build']);
     assert.equal(etagChanged.code, 0, etagChanged.stderr);
     assert.match(etagChanged.stdout, /^building app: import \S+\/dl\/tagged\.txt changed/m);
-    assert.equal(await readFile(join(await unpack(p, 'app'), 'tagged'), 'utf8'), 'tagged v2\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'app'), 'tagged'), 'utf8'), 'tagged v2\n');
   });
 
   test('http imports: a hash mismatch and a missing URL fail with the exact error', async () => {
@@ -324,7 +314,7 @@ user:
     const p = await makeProject({ 'stacker.yaml': yaml('one') });
     const r = await runStacker(p, ['build']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    let root = await unpack(p, 'user');
+    let root = await unpackImage(p, 'user');
     const read = (f: string) => readFile(join(root, f), 'utf8');
     assert.equal(await read('r-file'), 'file\n');
     assert.equal(await read('r-a'), 'one\n');
@@ -337,14 +327,14 @@ user:
     assert.equal(existsSync(join(root, 'copied/data')), false);
 
     // Nothing changed: everything cached.
-    assert.deepEqual(built((await runStacker(p, ['build'])).stdout), []);
+    assert.deepEqual(builtLayers((await runStacker(p, ['build'])).stdout), []);
     // The build_only source changes: it and the importer rebuild; `normal` does not.
     await p.write('stacker.yaml', yaml('uno'));
     const again = await runStacker(p, ['build']);
     assert.equal(again.code, 0, again.stderr + again.stdout);
-    assert.deepEqual(built(again.stdout), ['src', 'user']);
+    assert.deepEqual(builtLayers(again.stdout), ['src', 'user']);
     assert.match(again.stdout, /^building user: parent src was rebuilt$/m);
-    root = await unpack(p, 'user');
+    root = await unpackImage(p, 'user');
     assert.equal(await readFile(join(root, 'r-a'), 'utf8'), 'uno\n');
     assert.equal(await readFile(join(root, 'copied/a'), 'utf8'), 'uno\n');
   });
@@ -418,19 +408,19 @@ dst:
     assert.equal(e.get('ownedtree/sub/b')!.mode, '-rw-r-----');
     assert.equal(e.get('ownedtree/sub')!.mode, 'drwx------', 'mode applies to files, not directories');
 
-    const root = await unpack(p, 'dst');
+    const root = await unpackImage(p, 'dst');
     assert.equal(await readFile(join(root, 'usr/bin'), 'utf8'), 'eff\n');
     assert.equal(await readFile(join(root, 'folder4/folder1/sub/b'), 'utf8'), 'b\n');
     assert.equal(await readFile(join(root, 'd/in/y'), 'utf8'), 'y\n');
     assert.equal(await readFile(join(root, 'sub/b'), 'utf8'), 'b\n');
 
     // A content change of a dest import rebuilds (stacker's caching gap, closed here).
-    assert.deepEqual(built((await runStacker(p, ['build'])).stdout), []);
+    assert.deepEqual(builtLayers((await runStacker(p, ['build'])).stdout), []);
     await p.write('folder1/sub/b', 'b2\n');
     const again = await runStacker(p, ['build']);
     assert.equal(again.code, 0, again.stderr + again.stdout);
     assert.match(again.stdout, /^building dst: import /m);
-    assert.equal(await readFile(join(await unpack(p, 'dst'), 'folder2/sub/b'), 'utf8'), 'b2\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'dst'), 'folder2/sub/b'), 'utf8'), 'b2\n');
   });
 
   test('the rebuild reason names the changed import when one path is imported to several places', async () => {
@@ -462,7 +452,7 @@ app:
     });
     const r = await runStacker(p, ['build']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const root = await unpack(p, 'app');
+    const root = await unpackImage(p, 'app');
     assert.equal(await readFile(join(root, 'ran'), 'utf8'), 'tool ran\nhello\n');
     const e = await layerEntries(p, 'app');
     assert.equal(e.get('usr/local/bin/tool')!.mode, '-rwxr-xr-x');
@@ -473,6 +463,6 @@ app:
     const again = await runStacker(p, ['build']);
     assert.equal(again.code, 0, again.stderr + again.stdout);
     assert.match(again.stdout, /^building app: import tool changed \(\w{12} -> \w{12}\)$/m);
-    assert.equal(await readFile(join(await unpack(p, 'app'), 'ran'), 'utf8'), 'tool v2\nhello\n');
+    assert.equal(await readFile(join(await unpackImage(p, 'app'), 'ran'), 'utf8'), 'tool v2\nhello\n');
   });
 });

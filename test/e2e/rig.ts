@@ -216,6 +216,14 @@ export async function runStacker(project: Project | string, args: readonly strin
   return runAsUser(rig.node, [rig.stackerBin, ...args], cwd, opts);
 }
 
+/** Unpacks `tag` of the project's oci/ with `umoci unpack --rootless` as the user; returns the rootfs path. */
+export async function unpackImage(p: Project, tag: string): Promise<string> {
+  const dir = `u-${tag}-${Date.now()}`;
+  const r = await runAsUser('umoci', ['unpack', '--rootless', '--image', `oci:${tag}`, dir], p.dir);
+  if (r.code !== 0) throw new Error(`umoci unpack oci:${tag} failed: ${r.stderr}`);
+  return join(p.dir, dir, 'rootfs');
+}
+
 /** The layers a `stacker build` output says it built (`building <name>: <reason>` lines), in order. */
 export function builtLayers(stdout: string): string[] {
   return [...stdout.matchAll(/^building (\S+):/gm)].map((m) => m[1]!);
