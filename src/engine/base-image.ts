@@ -1,7 +1,7 @@
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Digest, LayerSpec } from '../core/index.js';
-import { StackerError } from '../core/index.js';
+import { StackerError, isDigest } from '../core/index.js';
 import type { Descriptor, ImageConfig, OciManifest } from '../oci/types.js';
 import { headManifest, pullImage } from '../oci/registry/index.js';
 import { pullFromLayout } from '../oci/layout-source.js';
@@ -28,6 +28,12 @@ export async function loadBaseImage(opts: {
   cwd: string;
   resultOf: (name: string) => NodeResult;
   onProgress?: (digest: string, bytes: number, total: number) => void;
+  /**
+   * The manifest digest the planner put in the layer's key: a docker:// base is pulled by it,
+   * so a tag that moves between planning and building cannot give an image its key does not
+   * describe.
+   */
+  plannedDigest?: string;
 }): Promise<BaseImage> {
   const { layer } = opts;
   return located(layer, () => loadBase(opts));
@@ -39,6 +45,12 @@ async function loadBase(opts: {
   cwd: string;
   resultOf: (name: string) => NodeResult;
   onProgress?: (digest: string, bytes: number, total: number) => void;
+  /**
+   * The manifest digest the planner put in the layer's key: a docker:// base is pulled by it,
+   * so a tag that moves between planning and building cannot give an image its key does not
+   * describe.
+   */
+  plannedDigest?: string;
 }): Promise<BaseImage> {
   const { layer, store } = opts;
   switch (layer.from.type) {
@@ -53,8 +65,9 @@ async function loadBase(opts: {
     case 'docker': {
       const url = layer.from.url ?? '';
       if (url.startsWith('oci:')) return fromLayout(url.slice(4), opts);
-      const ref = parseImageRef(url);
-      if (ref.transport !== 'docker') return fromLayout(url.slice(4), opts);
+      const parsed = parseImageRef(url);
+      if (parsed.transport !== 'docker') return fromLayout(url.slice(4), opts);
+      const ref = opts.plannedDigest !== undefined && isDigest(opts.plannedDigest) ? { ...parsed, digest: opts.plannedDigest } : parsed;
       const img = await pullImage(ref, store, { os: layer.os, arch: layer.arch, insecure: layer.from.insecure, ...(opts.onProgress ? { onProgress: (p: { digest: string; bytes: number; total: number }) => opts.onProgress!(p.digest, p.bytes, p.total) } : {}) });
       return fromPulled(img.manifest, img.config, img.layers);
     }

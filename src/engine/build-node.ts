@@ -61,9 +61,10 @@ export async function mountChain(ctx: NodeBuildContext, r: NodeResult, target: s
 }
 
 /** Builds one layer: base rootfs, imports, run, pack, image config and manifest (in the store). */
-export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile): Promise<NodeResult> {
+export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, plannedBaseDigest?: string): Promise<NodeResult> {
   const base = await loadBaseImage({
     layer, store: ctx.store, cwd: ctx.cwd, resultOf: ctx.resultOf,
+    ...(plannedBaseDigest !== undefined ? { plannedDigest: plannedBaseDigest } : {}),
     onProgress: (digest, bytes, total) => ctx.events.emit({ type: 'pull-progress', ref: layer.from.url ?? '', digest, bytes, total }),
   });
   for (let i = 0; i < base.layers.length; i++) await ensureExtracted(ctx, base.layers[i]!, base.diffIds[i]!);

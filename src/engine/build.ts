@@ -222,7 +222,8 @@ async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs
         const t0 = Date.now();
         let r: NodeResult;
         try {
-          r = await (await import('./build-node.js')).buildNode(ctx!, layer, file);
+          const planned = doc.base.type === 'docker' ? doc.base.manifest : undefined;
+          r = await (await import('./build-node.js')).buildNode(ctx!, layer, file, planned);
         } catch (e) {
           counts.failed++;
           index.recordBuildNode(buildId, { ...row(step), status: 'failed', durationMs: Date.now() - t0 });
