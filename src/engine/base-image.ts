@@ -20,9 +20,7 @@ export interface BaseImage {
   annotations: Record<string, string> | undefined;
 }
 
-export const EMPTY_BASE: BaseImage = { config: undefined, layers: [], diffIds: [], annotations: undefined };
-
-export async function loadBaseImage(opts: {
+export interface LoadBaseOptions {
   layer: LayerSpec;
   store: OciLayout;
   cwd: string;
@@ -34,24 +32,16 @@ export async function loadBaseImage(opts: {
    * describe.
    */
   plannedDigest?: string;
-}): Promise<BaseImage> {
+}
+
+export const EMPTY_BASE: BaseImage = { config: undefined, layers: [], diffIds: [], annotations: undefined };
+
+export async function loadBaseImage(opts: LoadBaseOptions): Promise<BaseImage> {
   const { layer } = opts;
   return located(layer, () => loadBase(opts));
 }
 
-async function loadBase(opts: {
-  layer: LayerSpec;
-  store: OciLayout;
-  cwd: string;
-  resultOf: (name: string) => NodeResult;
-  onProgress?: (digest: string, bytes: number, total: number) => void;
-  /**
-   * The manifest digest the planner put in the layer's key: a docker:// base is pulled by it,
-   * so a tag that moves between planning and building cannot give an image its key does not
-   * describe.
-   */
-  plannedDigest?: string;
-}): Promise<BaseImage> {
+async function loadBase(opts: LoadBaseOptions): Promise<BaseImage> {
   const { layer, store } = opts;
   switch (layer.from.type) {
     case 'scratch':
