@@ -4,19 +4,25 @@
  */
 import { corrupt } from './limits.js';
 
+/** The numeric fields of a tar header, shared by the reader's and the writer's header types. */
+export interface TarNumericFields {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Content bytes that follow (0 for header-only types). */
+  size: number;
+  /** Seconds since the epoch (fractional when a PAX mtime says so). */
+  mtime: number;
+  devmajor: number;
+  devminor: number;
+}
+
 /** One raw header block, before PAX / GNU long-name overrides are applied. */
-export interface RawTarHeader {
+export interface RawTarHeader extends TarNumericFields {
   name: Buffer;
   linkname: Buffer;
   /** The typeflag byte ('0'...'7', 'x', 'g', 'L', 'K', ..., or NUL for very old tars). */
   typeflag: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  devmajor: number;
-  devminor: number;
 }
 
 function cstring(buf: Buffer, off: number, len: number): Buffer {

@@ -9,6 +9,8 @@
  * header name is the fixed `<dir>/PaxHeaders.0/<base>` (as Go does), never a pid.
  */
 
+import type { TarNumericFields } from './tar-decode.js';
+
 export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
 /** One logical tar entry, as the packer describes it. */
@@ -116,16 +118,9 @@ function planFields(e: TarEntry, full: Buffer): { fields: Fields; pax: Buffer[] 
   return { fields, pax };
 }
 
-interface RawHeader {
+interface RawHeader extends TarNumericFields {
   fields: Fields;
   typeflag: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  devmajor: number;
-  devminor: number;
 }
 
 function encodeBlock(h: RawHeader): Buffer {

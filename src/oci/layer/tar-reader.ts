@@ -12,20 +12,8 @@ import { decodeHeader, isZeroBlock, parsePaxRecords, type RawTarHeader } from '.
 
 export type EntryType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo' | 'other';
 
-export interface TarEntryInfo {
-  name: Buffer;
-  linkname: Buffer;
+export interface TarEntryInfo extends RawTarHeader {
   type: EntryType;
-  typeflag: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Content bytes that follow (0 for header-only types). */
-  size: number;
-  /** Seconds since the epoch; fractional when a PAX mtime says so. */
-  mtime: number;
-  devmajor: number;
-  devminor: number;
   /** From PAX `SCHILY.xattr.*`, in archive order. */
   xattrs: [string, Buffer][];
 }
