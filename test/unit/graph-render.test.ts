@@ -12,6 +12,17 @@ import { renderGraphTree } from '../../src/report/graph-tree.js';
 import { load, project } from '../fixtures/config/helpers.js';
 import { fixtureView } from './graph-fixture.js';
 
+/** The class definitions every mermaid rendering carries (one per node state, plus cycles). */
+const MERMAID_CLASSES = [
+  '  classDef cached fill:#e7f5e8,stroke:#2e7d32,color:#1b5e20',
+  '  classDef stale fill:#fff1dc,stroke:#e65100,color:#bf360c,stroke-width:3px',
+  '  classDef never_built fill:#e8f0fe,stroke:#1a56c4,color:#0d3c8c,stroke-dasharray:5 3',
+  '  classDef unknown fill:#f1f1f4,stroke:#6b6b7b,color:#44444f,stroke-dasharray:5 3',
+  '  classDef missing fill:#fdecec,stroke:#c62828,color:#b71c1c,stroke-dasharray:5 3',
+  '  classDef external fill:#37474f,stroke:#263238,color:#ffffff',
+  '  classDef cycle stroke:#d50000,stroke-width:3px',
+];
+
 const lines = (s: string): string[] => s.trimEnd().split('\n');
 
 async function cyclicView(): Promise<GraphView> {
@@ -92,13 +103,7 @@ const MERMAID = [
   '  linkStyle 3 stroke:#455a64,color:#455a64',
   '  linkStyle 4 stroke:#7b1fa2,color:#7b1fa2',
   '  linkStyle 5 stroke:#8d6e63,color:#8d6e63',
-  '  classDef cached fill:#e7f5e8,stroke:#2e7d32,color:#1b5e20',
-  '  classDef stale fill:#fff1dc,stroke:#e65100,color:#bf360c,stroke-width:3px',
-  '  classDef never_built fill:#e8f0fe,stroke:#1a56c4,color:#0d3c8c,stroke-dasharray:5 3',
-  '  classDef unknown fill:#f1f1f4,stroke:#6b6b7b,color:#44444f,stroke-dasharray:5 3',
-  '  classDef missing fill:#fdecec,stroke:#c62828,color:#b71c1c,stroke-dasharray:5 3',
-  '  classDef external fill:#37474f,stroke:#263238,color:#ffffff',
-  '  classDef cycle stroke:#d50000,stroke-width:3px',
+  ...MERMAID_CLASSES,
   '  class n2,n4 cached',
   '  class n5,n6 stale',
   '  class n7 never_built',
@@ -147,13 +152,7 @@ const CYCLE_MERMAID = [
   '  linkStyle 1 stroke:#d50000,color:#d50000,stroke-width:3px',
   '  linkStyle 2 stroke:#455a64,color:#455a64',
   '  linkStyle 3 stroke:#7b1fa2,color:#7b1fa2',
-  '  classDef cached fill:#e7f5e8,stroke:#2e7d32,color:#1b5e20',
-  '  classDef stale fill:#fff1dc,stroke:#e65100,color:#bf360c,stroke-width:3px',
-  '  classDef never_built fill:#e8f0fe,stroke:#1a56c4,color:#0d3c8c,stroke-dasharray:5 3',
-  '  classDef unknown fill:#f1f1f4,stroke:#6b6b7b,color:#44444f,stroke-dasharray:5 3',
-  '  classDef missing fill:#fdecec,stroke:#c62828,color:#b71c1c,stroke-dasharray:5 3',
-  '  classDef external fill:#37474f,stroke:#263238,color:#ffffff',
-  '  classDef cycle stroke:#d50000,stroke-width:3px',
+  ...MERMAID_CLASSES,
   '  class n1,n2,n3 unknown',
   '  class n1,n2 cycle',
 ];
