@@ -35,6 +35,7 @@ export const BUILD_OPTIONS: Options = {
   'order-only': { type: 'boolean' },
   'annotations-namespace': { type: 'string' },
   target: { type: 'string', multiple: true },
+  jobs: { type: 'string', short: 'j' },
 };
 
 export type Values = Record<string, string | boolean | string[] | undefined>;

@@ -1,13 +1,13 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Digest, EventSink, LayerSpec, StackerFile } from '../core/index.js';
+import type { BuildStep, Digest, EventSink, LayerSpec, StackerFile } from '../core/index.js';
 import { StackerError } from '../core/index.js';
 import type { OciLayout } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import { unpackLayer } from '../oci/layer/index.js';
 import { mountOverlay, unmount } from '../runtime/index.js';
 import type { OverlayStore } from '../storage/index.js';
-import { loadBaseImage, unpackTarBase } from './base-image.js';
+import { loadBaseImage, unpackTarBase, type BaseImage } from './base-image.js';
 import { materializeImports, type GrabFn } from './imports.js';
 import type { NodeResult } from './node-result.js';
 import { removeMountStubs, runStep } from './run-step.js';
@@ -23,14 +23,33 @@ export interface NodeBuildContext {
   downloadsDir: string;
   resultOf: (name: string) => NodeResult;
   grab: GrabFn;
+  /**
+   * Work shared between layers building at once (a base pulled, a layer extracted): the first
+   * caller of a key does it, later callers wait for the same promise.
+   */
+  inFlight: Map<string, Promise<unknown>>;
   sourceDateEpoch: number | undefined;
   annotationsNamespace: string;
   shellFail: boolean;
   signal: AbortSignal;
 }
 
+/** Runs `fn` once per key among the layers building at once; a failure is not remembered. */
+export function shared<T>(ctx: NodeBuildContext, key: string, fn: () => Promise<T>): Promise<T> {
+  const cur = ctx.inFlight.get(key);
+  if (cur !== undefined) return cur as Promise<T>;
+  const p = fn().finally(() => ctx.inFlight.delete(key));
+  ctx.inFlight.set(key, p);
+  return p;
+}
+
 /** Makes sure the extracted form of a layer blob exists in the roots dir (once per diff_id). */
 export async function ensureExtracted(ctx: NodeBuildContext, desc: Descriptor, diffId: Digest): Promise<void> {
+  if (ctx.overlay.hasLayer(diffId)) return;
+  return shared(ctx, `extract:${diffId}`, () => extract(ctx, desc, diffId));
+}
+
+async function extract(ctx: NodeBuildContext, desc: Descriptor, diffId: Digest): Promise<void> {
   if (ctx.overlay.hasLayer(diffId)) return;
   const tmp = ctx.overlay.tempDir('extract');
   try {
@@ -62,12 +81,18 @@ export async function mountChain(ctx: NodeBuildContext, r: NodeResult, target: s
 
 /** Builds one layer: base rootfs, imports, run, pack, image config and manifest (in the store). */
 export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, plannedBaseDigest?: string): Promise<NodeResult> {
-  const base = await loadBaseImage({
+  const step = (s: BuildStep): void => ctx.events.emit({ type: 'node-step', layer: layer.name, step: s });
+  step('base');
+  const load = (): Promise<BaseImage> => loadBaseImage({
     layer, store: ctx.store, cwd: ctx.cwd, resultOf: ctx.resultOf,
     ...(plannedBaseDigest !== undefined ? { plannedDigest: plannedBaseDigest } : {}),
-    onProgress: (digest, bytes, total) => ctx.events.emit({ type: 'pull-progress', ref: layer.from.url ?? '', digest, bytes, total }),
+    onProgress: (digest, bytes, total) => ctx.events.emit({ type: 'pull-progress', ref: layer.from.url ?? '', digest, bytes, total, layer: layer.name }),
   });
-  for (let i = 0; i < base.layers.length; i++) await ensureExtracted(ctx, base.layers[i]!, base.diffIds[i]!);
+  // Layers on the same external base pull it once.
+  const external = layer.from.type === 'docker' || layer.from.type === 'oci';
+  const base = external ? await shared(ctx, `base:${layer.from.type}:${layer.from.url ?? ''}@${plannedBaseDigest ?? ''}:${layer.os}/${layer.arch}`, load) : await load();
+  if (base.layers.some((_, i) => !ctx.overlay.hasLayer(base.diffIds[i]!))) step('extract');
+  await Promise.all(base.layers.map((desc, i) => ensureExtracted(ctx, desc, base.diffIds[i]!)));
 
   const area = ctx.overlay.freshWorkArea(layer.name);
   if (layer.from.type === 'tar') {
@@ -84,9 +109,11 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   const stubs: string[] = [];
   try {
     const importsDir = ctx.importsDir(layer.name);
+    step('imports');
     const names = await materializeImports(layer, area.rootfs, { importsDir, downloadsDir: ctx.downloadsDir, grab: ctx.grab });
     copyOverlayDirs(layer, area.rootfs);
     if (layer.run.length > 0) {
+      step('run');
       await runStep({ layer, rootfs: area.rootfs, importsDir, importNames: names, events: ctx.events, shellFail: ctx.shellFail, signal: ctx.signal, createdStubs: stubs });
     }
   } finally {

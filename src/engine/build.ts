@@ -22,6 +22,8 @@ export interface BuildOptions {
   annotationsNamespace: string;
   sourceDateEpoch: string | undefined;
   targets: string[];
+  /** Layers built at once (default: the number of cores); 1 with --shell-fail. */
+  jobs?: number;
   /** Print the order in which the files would build, and stop (`--order-only`). */
   orderOnly?: boolean;
   /** argv of this CLI invocation, to re-execute it inside the build namespace. */

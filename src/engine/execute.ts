@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildSpec, Digest } from '../core/index.js';
+import { availableParallelism } from 'node:os';
+import { StackerError, StackerErrors, type BuildSpec, type Digest } from '../core/index.js';
+import { dependencyEdges } from '../graph/build-graph.js';
 import type { BuildIndex, NewBuildNode } from '../cache/index.js';
 import { canonicalJson } from '../fingerprint/canonical.js';
 import { OciLayout } from '../oci/layout.js';
@@ -11,6 +13,7 @@ import type { NodeDoc } from './inputs.js';
 import type { NodeResult } from './node-result.js';
 import { blobStoreDir, downloadsDir, importsDir } from './paths.js';
 import type { PlanNode } from './plan.js';
+import { schedule } from './schedule.js';
 
 export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs: Map<string, NodeDoc>, index: BuildIndex): Promise<number> {
   const store = await OciLayout.open(blobStoreDir(o.paths), { create: true, paramName: 'stacker-dir store' });
@@ -39,57 +42,110 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   }
   // Loaded here, not at the top: planning alone (why-rebuilt, publish) does not tag outputs.
   const { retagOutput } = await import('./output.js');
+  const toBuild = steps.filter((s) => s.state === 'build');
+  // A shell on failure needs the terminal to itself.
+  const jobs = o.shellFail ? 1 : Math.max(1, Math.min(o.jobs ?? availableParallelism(), Math.max(1, toBuild.length)));
+  o.events.emit({ type: 'build-planned', layers: steps.length, toBuild: toBuild.length, cached: steps.length - toBuild.length, jobs });
   const counts = { built: 0, cached: 0, failed: 0 };
-  const summary = (): Record<string, number> => ({ ...counts, notRun: steps.length - counts.built - counts.cached - counts.failed, durationMs: Date.now() - t0Build });
+  const failures: { layer: string; error: unknown }[] = [];
+  let finished = false;
+  const finish = (status: 'success' | 'failed' | 'interrupted'): void => {
+    if (finished) return;
+    finished = true;
+    const summary = { ...counts, notRun: steps.length - counts.built - counts.cached - counts.failed, durationMs: Date.now() - t0Build };
+    index.finishBuild(buildId, status, summary);
+    o.events.emit({
+      type: 'build-finished', status, ...summary,
+      failures: failures.map(({ layer, error }) => ({ layer, code: error instanceof StackerError ? error.code : 'STACKER_E_INTERNAL', message: (error as Error)?.message ?? String(error) })),
+    });
+  };
   const resultOf = (name: string): NodeResult => {
     const r = results.get(name);
     if (r === undefined) throw new Error(`bug: ${name} used before it was built`);
     return r;
   };
+  // Tags go into the output layout one at a time, in the order layers finish.
+  let tagging = Promise.resolve();
+  const tag = (name: string): Promise<void> => {
+    const layer = spec.layers.get(name)!;
+    if (layer.buildOnly) return tagging;
+    const file = spec.files.find((f) => f.path === layer.file)!;
+    const done = tagging.then(() => retagOutput({ store, output, layer, file, result: resultOf(name), namespace: o.annotationsNamespace }));
+    tagging = done.catch(() => {});
+    return done;
+  };
 
   try {
-    // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
-    const ctx = steps.some((s) => s.state === 'build') ? await buildContext(o, store, resultOf, abort.signal) : undefined;
+    // Hits first, in plan order: their results come from the index, whatever their parents are.
     for (const step of steps) {
-      const layer = spec.layers.get(step.name)!;
-      const file = spec.files.find((f) => f.path === layer.file)!;
-      const { doc } = docs.get(step.name)!;
-      if (step.state === 'cached') {
-        const rec = index.lookup(step.key)!;
-        results.set(step.name, fromRecord(rec));
-        counts.cached++;
-        o.events.emit({ type: 'cache-hit', layer: step.name, key: step.key, manifest: rec.manifestDigest ?? undefined });
-      } else {
+      if (step.state !== 'cached') continue;
+      const rec = index.lookup(step.key)!;
+      results.set(step.name, fromRecord(rec));
+      counts.cached++;
+      o.events.emit({ type: 'cache-hit', layer: step.name, key: step.key, manifest: rec.manifestDigest ?? undefined });
+      await tag(step.name);
+    }
+    if (toBuild.length > 0) {
+      // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
+      const ctx = await buildContext(o, store, resultOf, abort.signal);
+      const { buildNode } = await import('./build-node.js');
+      const buildOne = async (step: PlanNode): Promise<void> => {
+        const layer = spec.layers.get(step.name)!;
+        const file = spec.files.find((f) => f.path === layer.file)!;
+        const { doc } = docs.get(step.name)!;
         o.events.emit({ type: 'node-started', layer: step.name, reason: step.reason ?? '' });
         const t0 = Date.now();
-        let r: NodeResult;
         try {
-          const planned = doc.base.type === 'docker' ? doc.base.manifest : undefined;
-          r = await (await import('./build-node.js')).buildNode(ctx!, layer, file, planned);
+          const r = await buildNode(ctx, layer, file, doc.base.type === 'docker' ? doc.base.manifest : undefined);
+          results.set(step.name, r);
+          index.recordNode(toRecord(step.key, step.name, canonicalJson(doc), r, layer.buildOnly));
+          counts.built++;
+          index.recordBuildNode(buildId, { ...row(step), status: 'built', durationMs: Date.now() - t0 });
+          o.events.emit({ type: 'node-built', layer: step.name, key: step.key, manifest: r.manifest.digest, seconds: (Date.now() - t0) / 1000 });
         } catch (e) {
           counts.failed++;
+          failures.push({ layer: step.name, error: e });
           index.recordBuildNode(buildId, { ...row(step), status: 'failed', durationMs: Date.now() - t0 });
-          throw e;
+          o.events.emit({ type: 'node-failed', layer: step.name, error: asStackerError(e) });
+          return;
         }
-        results.set(step.name, r);
-        index.recordNode(toRecord(step.key, step.name, canonicalJson(doc), r, layer.buildOnly));
-        counts.built++;
-        index.recordBuildNode(buildId, { ...row(step), status: 'built', durationMs: Date.now() - t0 });
-        o.events.emit({ type: 'node-built', layer: step.name, key: step.key, manifest: r.manifest.digest, seconds: (Date.now() - t0) / 1000 });
-      }
-      if (!layer.buildOnly) await retagOutput({ store, output, layer, file, result: results.get(step.name)!, namespace: o.annotationsNamespace });
+        // Built and recorded; only its tag in the output layout failed.
+        await tag(step.name).catch((e: unknown) => failures.push({ layer: step.name, error: e }));
+      };
+      await schedule(toBuild, jobs, (name) => dependencyEdges(spec.layers.get(name)!).map((e) => e.from), results, () => failures.length > 0 || abort.signal.aborted, buildOne);
     }
-    index.finishBuild(buildId, 'success', summary());
+    if (abort.signal.aborted) {
+      finish('interrupted');
+      const interrupted = failures.find(({ error }) => error instanceof StackerError && error.code === 'STACKER_E_INTERRUPTED');
+      throw interrupted?.error ?? new StackerError('STACKER_E_INTERRUPTED', 'build interrupted', { exitCode: 130 });
+    }
+    if (failures.length > 0) {
+      finish('failed');
+      if (failures.length === 1) throw failures[0]!.error;
+      throw new StackerErrors(failures.map(({ layer, error }) => inLayer(layer, asStackerError(error))));
+    }
+    finish('success');
     // Like stacker: blobs no tag reaches any more leave the output layout (the store keeps them).
     await output.gc();
     return 0;
   } catch (e) {
-    index.finishBuild(buildId, abort.signal.aborted ? 'interrupted' : 'failed', summary());
+    finish(abort.signal.aborted ? 'interrupted' : 'failed');
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function asStackerError(e: unknown): StackerError {
+  if (e instanceof StackerError) return e;
+  return new StackerError('STACKER_E_INTERNAL', (e as Error)?.message ?? String(e), { cause: e, hint: 'this is a bug in stacker; rerun with --debug for details' });
+}
+
+/** The error with the layer's name in front, unless the message already names it. */
+function inLayer(layer: string, e: StackerError): StackerError {
+  if (e.message.includes(layer)) return e;
+  return new StackerError(e.code, `${layer}: ${e.message}`, { ...(e.hint !== undefined ? { hint: e.hint } : {}), ...(e.location !== undefined ? { location: e.location } : {}), cause: e, exitCode: e.exitCode });
 }
 
 async function buildContext(o: BuildOptions, store: OciLayout, resultOf: (name: string) => NodeResult, signal: AbortSignal): Promise<NodeBuildContext> {
@@ -99,7 +155,7 @@ async function buildContext(o: BuildOptions, store: OciLayout, resultOf: (name: 
   const overlay = new OverlayStore(o.paths.rootsDir);
   overlay.removeLeftovers();
   const ctx: NodeBuildContext = {
-    cwd: o.paths.cwd, store, overlay, events: o.events,
+    cwd: o.paths.cwd, store, overlay, events: o.events, inFlight: new Map(),
     importsDir: (l) => importsDir(o.paths, l), downloadsDir: downloadsDir(o.paths), resultOf,
     grab: async (layer, path, use) => {
       const mnt = mkdtempSync(join(o.paths.rootsDir, '.tmp-grab-'));

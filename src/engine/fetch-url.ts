@@ -25,6 +25,21 @@ interface Meta { digest: string; etag?: string; lastModified?: string }
  */
 export async function fetchUrl(dir: string, url: string, expectedHex?: string, opts: FetchOptions = {}): Promise<{ file: string; digest: string }> {
   const slot = join(dir, createHash('sha256').update(url).digest('hex'));
+  // One download per URL at a time in this process (layers build in parallel): a second caller
+  // waits for the first, then usually finds the copy it left.
+  for (let cur = busy.get(slot); cur !== undefined; cur = busy.get(slot)) await cur.catch(() => {});
+  const p = fetchInto(slot, url, expectedHex, opts);
+  busy.set(slot, p);
+  try {
+    return await p;
+  } finally {
+    busy.delete(slot);
+  }
+}
+
+const busy = new Map<string, Promise<unknown>>();
+
+async function fetchInto(slot: string, url: string, expectedHex: string | undefined, opts: FetchOptions): Promise<{ file: string; digest: string }> {
   const file = join(slot, 'content');
   const metaFile = join(slot, 'meta.json');
   const cached = readMeta(metaFile, file);

@@ -18,10 +18,16 @@ import type { NodeResult } from './node-result.js';
  */
 export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, base: BaseImage, upper: string): Promise<NodeResult> {
   const started = Date.now();
+  ctx.events.emit({ type: 'node-step', layer: layer.name, step: 'pack' });
   // In the roots dir, so a build killed while packing leaves nothing that outlives the next build.
   const tmpDir = ctx.overlay.tempDir('pack');
   const tmpBlob = join(tmpDir, 'blob');
-  const packed = await packLayer(upper, { outFile: tmpBlob, ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}) });
+  const packed = await packLayer(upper, {
+    outFile: tmpBlob,
+    ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}),
+    onProgress: (bytes) => ctx.events.emit({ type: 'pack-progress', layer: layer.name, bytes }),
+  });
+  ctx.events.emit({ type: 'node-step', layer: layer.name, step: 'commit' });
   const layers = [...base.layers];
   const newDiffIds: Digest[] = [];
   if (packed !== null) {

@@ -18,6 +18,12 @@ function checkLayerTypes(v: Values): void {
   }
 }
 
+function parseJobs(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new StackerError('STACKER_E_USAGE', `--jobs ${s}: not a positive whole number`, { hint: 'e.g. --jobs 4; the default is the number of cores' });
+  return n;
+}
+
 async function buildFile(v: Values, file: string, argv: string[]): Promise<number> {
   const paths = pathsFrom(v);
   return runBuild({
@@ -28,6 +34,7 @@ async function buildFile(v: Values, file: string, argv: string[]): Promise<numbe
     annotationsNamespace: str(v, 'annotations-namespace') ?? 'io.stackeroci',
     sourceDateEpoch: process.env.SOURCE_DATE_EPOCH || undefined,
     targets: list(v, 'target'),
+    ...(str(v, 'jobs') !== undefined ? { jobs: parseJobs(str(v, 'jobs')!) } : {}),
     orderOnly: bool(v, 'order-only'),
     argv,
     events: reporterFrom(v),
@@ -44,6 +51,7 @@ OPTIONS:
    --substitute-file FILE     substitutions from a YAML map
    --no-cache                 rebuild every layer (downloaded bases are kept)
    --target LAYER             build only LAYER and its ancestors (repeatable)
+   -j, --jobs N               layers built at once (default: the number of cores)
    --shell-fail               open a shell in the container of a failed step
    --require-hash             require a hash on every http(s) import
    --annotations-namespace NS namespace of stacker's manifest annotations (default io.stackeroci)

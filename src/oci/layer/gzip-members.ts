@@ -70,6 +70,11 @@ export class GzipMemberSink {
   }
 
   /** Free space in the current chunk, for producers that read straight into it (no copy). */
+  /** Tar bytes taken in so far (for progress). */
+  get bytesIn(): number {
+    return this.uncompressed + this.fill;
+  }
+
   space(): Buffer {
     return this.buf.subarray(this.fill);
   }

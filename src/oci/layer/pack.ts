@@ -30,7 +30,11 @@ export interface PackOptions {
   concurrency?: number;
   /** Non-fatal notes (e.g. a socket that was skipped). */
   onWarning?: (msg: string) => void;
+  /** Tar bytes packed so far; called about every 4 MiB and once at the end. */
+  onProgress?: (tarBytes: number) => void;
 }
+
+const PROGRESS_EVERY = 4 << 20;
 
 export interface PackResult {
   digest: Digest;
@@ -90,14 +94,20 @@ export async function packLayer(upperDir: string, opts: PackOptions): Promise<Pa
   });
   const ctx: EntryContext = { sourceDateEpoch: opts.sourceDateEpoch, links: new Map(), warn: opts.onWarning ?? (() => {}) };
   let entries = 0;
+  let reported = 0;
   try {
     for (const e of walkUpper(upperDir, opts.exclude)) {
       const t = toTarEntry(e, ctx);
       if (!t) continue;
       entries++;
       await writeEntry(sink, t, e.kind === 'node' ? e.abs : undefined);
+      if (opts.onProgress && sink.bytesIn - reported >= PROGRESS_EVERY) {
+        reported = sink.bytesIn;
+        opts.onProgress(reported);
+      }
     }
     if (entries === 0) return null;
+    opts.onProgress?.(sink.bytesIn);
     const p = sink.write(END_OF_ARCHIVE);
     if (p) await p;
     const r = await sink.finish();
