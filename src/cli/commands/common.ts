@@ -1,6 +1,6 @@
 import { resolvePaths, type StackerPaths } from '../../engine/paths.js';
 import type { EventSink } from '../../core/index.js';
-import { humanReporter, jsonReporter } from '../../report/index.js';
+import { humanReporter, jsonReporter, progressReporter, wantsColor, wantsProgress } from '../../report/index.js';
 import { resolve } from 'node:path';
 import type { LoadOptions } from '../../config/index.js';
 import { bool, list, str, type Values } from '../args.js';
@@ -15,9 +15,20 @@ export function pathsFrom(v: Values): StackerPaths {
   });
 }
 
+/** `--json` events, the live progress display on a terminal, or plain lines (see wantsProgress). */
 export function reporterFrom(v: Values): EventSink {
   if (bool(v, 'json')) return jsonReporter(process.stdout);
-  return humanReporter({ out: process.stdout, err: process.stderr, debug: bool(v, 'debug'), quiet: bool(v, 'quiet') });
+  const o = { out: process.stdout, err: process.stderr, debug: bool(v, 'debug'), quiet: bool(v, 'quiet') };
+  const progress = wantsProgress({
+    progress: bool(v, 'progress'),
+    noProgress: bool(v, 'no-progress'),
+    quiet: o.quiet,
+    json: false,
+    interactive: bool(v, 'shell-fail') || str(v, 'on-run-failure') !== undefined,
+    isTTY: process.stdout.isTTY === true,
+    env: process.env,
+  });
+  return progress ? progressReporter({ ...o, color: wantsColor(process.env) }) : humanReporter(o);
 }
 
 /**
