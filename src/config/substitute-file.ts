@@ -8,16 +8,21 @@ import { entries, kindOf, loc, scalarText, type ParseContext } from './yaml-node
 
 /**
  * Reads `--substitute-file`: a YAML mapping `KEY: VALUE`, in file order. Values are taken as
- * written (`V: 0755` gives "0755"); a null value is the empty string.
+ * written (`V: 0755` gives "0755"); a null value is the empty string. Also returns the text read
+ * (undefined when it could not be read), which the spec cache keys on.
  */
-export async function readSubstituteFile(file: string, shown: string, diag: Diagnostics): Promise<[string, string][]> {
+export async function readSubstituteFile(file: string, shown: string, diag: Diagnostics): Promise<{ entries: [string, string][]; text?: string }> {
   const read = await readSource(file, `substitute file ${shown}`);
   if (!read.ok) {
     diag.error(ConfigCode.SubstFile, read.message, { hint: '--substitute-file is relative to the current directory' });
-    return [];
+    return { entries: [] };
   }
-  const src = new SourceText(shown, read.text);
-  const doc = parseDocument(read.text, YAML_OPTIONS);
+  return { entries: parseSubstitutions(read.text, shown, diag), text: read.text };
+}
+
+function parseSubstitutions(text: string, shown: string, diag: Diagnostics): [string, string][] {
+  const src = new SourceText(shown, text);
+  const doc = parseDocument(text, YAML_OPTIONS);
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       diag.error(ConfigCode.SubstFile, `invalid YAML in substitute file: ${e.message.split('\n')[0]}`, {

@@ -1,7 +1,7 @@
 import { resolvePaths, type StackerPaths } from '../../engine/paths.js';
 import type { EventSink } from '../../core/index.js';
 import { humanReporter, jsonReporter, progressReporter, wantsColor, wantsProgress } from '../../report/index.js';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LoadOptions } from '../../config/index.js';
 import { bool, list, str, type Values } from '../args.js';
 
@@ -33,7 +33,8 @@ export function reporterFrom(v: Values): EventSink {
 
 /**
  * How every command loads the stacker file from its flags: the same substitutions and built-ins
- * as `build`, so planning commands (publish, graph, why-rebuilt) compute the same keys.
+ * as `build`, so planning commands (publish, graph, why-rebuilt) compute the same keys. Loaded
+ * specs are kept in `<stacker dir>/spec-cache`: unchanged files are not parsed again.
  */
 export function loadOptionsFrom(v: Values, paths: StackerPaths, file = str(v, 'stacker-file') ?? 'stacker.yaml'): LoadOptions {
   return {
@@ -48,5 +49,6 @@ export function loadOptionsFrom(v: Values, paths: StackerPaths, file = str(v, 's
       STACKER_WORK_DIR: str(v, 'work-dir') ? resolve(str(v, 'work-dir')!) : paths.cwd,
     },
     ...(bool(v, 'require-hash') ? { requireHash: true } : {}),
+    specCacheDir: join(paths.stackerDir, 'spec-cache'),
   };
 }
