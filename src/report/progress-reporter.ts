@@ -2,7 +2,7 @@ import type { BuildEvent, EventSink } from '../core/index.js';
 import { failureLine, settleLine, summaryLine } from './format.js';
 import { LineBuffers } from './line-buffers.js';
 import { ProgressView } from './progress-view.js';
-import { eventLine, isParallel, wantsSummary, type ReporterOptions } from './reporters.js';
+import { announcesFailure, eventLine, isParallel, wantsSummary, type ReporterOptions } from './reporters.js';
 
 export interface ProgressOptions extends ReporterOptions {
   /** SGR colours (off for NO_COLOR). */
@@ -86,7 +86,8 @@ export function progressReporter(o: ProgressOptions): EventSink & { close(): voi
     timer = undefined;
     lastPaint = now();
     if (!live) return clear();
-    const lines = view.lines(tty.columns ?? 80, tty.rows ?? 24);
+    // A pseudo-terminal nobody sized reports 0 columns.
+    const lines = view.lines(tty.columns || 80, tty.rows || 24);
     const region = lines.map((l, i) => `${i === 0 ? sgr(1, l) : l}\n`).join('');
     if (pending.length === 0 && region === lastRegion) return;
     clear();
@@ -186,7 +187,7 @@ export function progressReporter(o: ProgressOptions): EventSink & { close(): voi
           break;
         case 'node-failed':
           flushLayer(ev.layer);
-          if (parallel) queue('err', sgr(31, failureLine(ev.layer, ev.error)));
+          if (announcesFailure(ev, parallel)) queue('err', sgr(31, failureLine(ev.layer, ev.error)));
           break;
         case 'build-finished':
           stop();

@@ -45,6 +45,15 @@ export function isParallel(ev: Extract<BuildEvent, { type: 'build-planned' }>): 
   return ev.jobs > 1 && ev.toBuild > 1;
 }
 
+/**
+ * Whether a failed layer gets its `layer X failed: ...` line: in a parallel build (other layers'
+ * output follows, and the error itself is printed only when the build ends), and not for an
+ * interruption, which the build's summary reports once.
+ */
+export function announcesFailure(ev: Extract<BuildEvent, { type: 'node-failed' }>, parallel: boolean): boolean {
+  return parallel && (ev.error as { code?: unknown } | undefined)?.code !== 'STACKER_E_INTERRUPTED';
+}
+
 /** Whether a finished build gets its one-line summary: when anything was built or failed. */
 export function wantsSummary(ev: Extract<BuildEvent, { type: 'build-finished' }>): boolean {
   return ev.built + ev.failed > 0 || ev.status === 'interrupted';
@@ -84,7 +93,7 @@ export function humanReporter(o: ReporterOptions): EventSink {
           break;
         case 'node-failed':
           flush(ev.layer);
-          if (parallel && !o.quiet) o.err.write(`${failureLine(ev.layer, ev.error)}\n`);
+          if (announcesFailure(ev, parallel) && !o.quiet) o.err.write(`${failureLine(ev.layer, ev.error)}\n`);
           return;
         case 'build-finished':
           flush();

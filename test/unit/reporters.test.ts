@@ -86,7 +86,12 @@ describe('humanReporter (plain lines)', () => {
     assert.equal(q.text(), 'warning: careful\n');
   });
 
-  it('says an interrupted build was interrupted', () => {
+  it('says an interrupted build was interrupted, once (not once per layer)', () => {
+    const c = capture();
+    const r = humanReporter({ out: c.out, err: c.err, debug: false, quiet: false });
+    for (const ev of [planned(2), { type: 'node-started', layer: 'a', reason: 'x' }, { type: 'node-failed', layer: 'a', error: new StackerError('STACKER_E_INTERRUPTED', 'build of a interrupted') }, finished({ status: 'interrupted', built: 0, cached: 0, failed: 1, notRun: 2, durationMs: 100 })] satisfies BuildEvent[]) r.emit(ev);
+    assert.equal(c.text('err'), '');
+    assert.equal(c.text('out'), 'building a: x\ninterrupted: built 0, cached 0, failed 1, not run 2 in 0.1s\n');
     assert.equal(summaryLine({ type: 'build-finished', status: 'interrupted', built: 1, cached: 0, failed: 0, notRun: 2, durationMs: 3_600_000 + 125_000, failures: [] }), 'interrupted: built 1, cached 0, not run 2 in 1h02m');
   });
 });
