@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StackerError } from '../core/errors.js';
 import { sha256Digest } from '../core/digest.js';
@@ -21,6 +22,16 @@ import type {
   OpenOptions,
   StatRow,
 } from './types.js';
+
+/**
+ * better-sqlite3's compiled addon, named explicitly: otherwise better-sqlite3 loads the `bindings`
+ * package to search a dozen places for it, starting from the caller's file (which, in the
+ * bundle, is not inside better-sqlite3).
+ */
+function sqliteAddon(): string {
+  const pkg = createRequire(import.meta.url).resolve('better-sqlite3/package.json');
+  return join(dirname(pkg), 'build', 'Release', 'better_sqlite3.node');
+}
 
 /**
  * The SQLite index of a stacker dir (`<stacker-dir>/index.db`): cache key → input document and
@@ -54,7 +65,7 @@ export class BuildIndex {
     const migrations = loadMigrations(opts.migrationsDir ?? defaultMigrationsDir());
     let db: Database.Database | undefined;
     try {
-      db = new Database(path);
+      db = new Database(path, { nativeBinding: sqliteAddon() });
       db.pragma('busy_timeout = 10000');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');

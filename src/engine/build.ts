@@ -6,8 +6,6 @@ import { loadBuildSpec, type LoadOptions } from '../config/index.js';
 import { StatCacheView } from '../fingerprint/stat-cache.js';
 import { digestInput, packEntries, unpackEntries, type TreeEntry } from '../fingerprint/tree-digest.js';
 import { ancestorsAndSelf, buildLayerGraph } from '../graph/index.js';
-import { inBuildNamespace, reexecInNamespace } from '../runtime/userns.js';
-import { fetchUrl } from './fetch-url.js';
 import type { InputDocument } from './input-document.js';
 import { computeDocuments, type NodeDoc } from './inputs.js';
 import { acquireLock } from './lock.js';
@@ -41,6 +39,14 @@ export interface Planned {
   trees?: Map<string, TreeEntry[]>;
 }
 
+/**
+ * Whether this is the process re-executed inside the build namespace. Only that one has a plan
+ * handed over, so the runtime module (and node:child_process) loads only there, or to re-execute.
+ */
+async function inBuildNamespace(): Promise<boolean> {
+  return process.env[PLAN_ENV] !== undefined && (await import('../runtime/userns.js')).inBuildNamespace();
+}
+
 function readHandedPlan(): Planned | undefined {
   const f = process.env[PLAN_ENV];
   if (f === undefined) return undefined;
@@ -59,7 +65,7 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
   const trees = new Map<string, TreeEntry[]>();
   const docs = await computeDocuments(spec, order, {
     // Loaded on use: the registry client is not needed for files without docker/oci bases.
-    resolveImage: async (layer) => (await import('./base-image.js')).resolveImageDigest(layer, o.paths.cwd),
+    resolveImage: async (layer) => (await import('./base-digest.js')).resolveImageDigest(layer, o.paths.cwd),
     digestLocal: (p) => {
       const d = digestInput(p, statView, { ownership: false });
       // Owners are not part of the digest (imports are copied by the namespace's root): leave
@@ -67,7 +73,7 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
       if (d.entries !== undefined && !trees.has(d.digest)) trees.set(d.digest, d.entries.map((e) => ({ ...e, uid: 0, gid: 0 })));
       return d.digest;
     },
-    digestUrl: async (url) => (await fetchUrl(downloadsDir(o.paths), url)).digest,
+    digestUrl: async (url) => (await (await import('./fetch-url.js')).fetchUrl(downloadsDir(o.paths), url)).digest,
   }, { sourceDateEpoch: o.sourceDateEpoch });
   index.saveStatCache(statView.changedRows());
   const known = new Set(index.lookupMany([...docs.values()].map((d) => d.key)).keys());
@@ -126,7 +132,8 @@ export async function runBuild(o: BuildOptions): Promise<number> {
   const graph = buildLayerGraph(spec);
   const order = o.targets.length > 0 ? ancestorsAndSelf(graph, checkTargets(spec, o.targets)) : graph.order;
 
-  const inherited = process.env[LOCK_ENV] !== undefined && inBuildNamespace();
+  const namespaced = await inBuildNamespace();
+  const inherited = process.env[LOCK_ENV] !== undefined && namespaced;
   const release = inherited ? () => {} : await acquireLock(o.paths.stackerDir, {
     wait: true,
     onWait: (h) => o.events.emit({ type: 'log', level: 'info', message: `waiting for the lock on ${o.paths.stackerDir}, held by pid ${h.pid} (${h.cmd})` }),
@@ -135,18 +142,18 @@ export async function runBuild(o: BuildOptions): Promise<number> {
   try {
     // Inside the namespace, use the plan the outer process made: the same keys, no second
     // round of hashing and registry requests (and file owners read the same as outside).
-    const handed = inBuildNamespace() ? readHandedPlan() : undefined;
+    const handed = namespaced ? readHandedPlan() : undefined;
     const planned = handed ?? await planBuild(o, spec, order, index);
     const { docs, steps } = planned;
     if (handed === undefined) storeTrees(index, planned);
-    if (steps.some((s) => s.state === 'build') && !inBuildNamespace()) {
+    if (steps.some((s) => s.state === 'build') && !namespaced) {
       index.close();
       process.env[LOCK_ENV] = String(process.pid);
       const planFile = join(o.paths.stackerDir, `plan-${process.pid}.json`);
       writeFileSync(planFile, JSON.stringify({ docs: [...docs], steps }));
       process.env[PLAN_ENV] = planFile;
       try {
-        return await reexecInNamespace(o.argv);
+        return await (await import('../runtime/userns.js')).reexecInNamespace(o.argv);
       } finally {
         rmSync(planFile, { force: true });
       }

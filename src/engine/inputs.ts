@@ -2,7 +2,6 @@ import { relative } from 'node:path';
 import type { BuildSpec, LayerSpec } from '../core/index.js';
 import { documentKey } from '../fingerprint/canonical.js';
 import { packRecipe } from '../oci/layer/recipe.js';
-import { verifyLocalImportHash } from './imports.js';
 import { FORMAT_VERSION, runText, type BaseInput, type ImportInput, type InputDocument } from './input-document.js';
 
 /** The side effects input resolution needs, injected so the document logic stays testable. */
@@ -72,8 +71,9 @@ export async function computeDocuments(
       } else if (imp.kind === 'http') {
         digest = imp.hash !== undefined ? `sha256:${imp.hash}` : await r.digestUrl(imp.path);
       } else {
-        // A wrong `hash:` fails even when the layer would otherwise be a cache hit.
-        verifyLocalImportHash(imp);
+        // A wrong `hash:` fails even when the layer would otherwise be a cache hit. (The import
+        // machinery loads only then: planning a no-op build does not need it.)
+        if (imp.hash !== undefined) (await import('./imports.js')).verifyLocalImportHash(imp);
         digest = r.digestLocal(imp.path);
       }
       imports.push({ path: imp.rawPath, dest: imp.dest ?? null, mode: imp.mode ?? null, uid: imp.uid ?? null, gid: imp.gid ?? null, digest });

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdir
 import type { BigIntStats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { StackerError } from '../core/errors.js';
 import type { Digest } from '../core/digest.js';
 import type { StatCacheView } from './stat-cache.js';
@@ -276,6 +276,10 @@ function changedError(p: string): StackerError {
 
 type Packed = [string, EntryType, number, number, number, number, string, string?];
 
+/** node:zlib takes milliseconds to load and only packed listings need it, not a no-op plan. */
+let zlibModule: typeof import('node:zlib') | undefined;
+const zlib = (): typeof import('node:zlib') => (zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
+
 /** Packs entries for the index (`BuildIndex.putTree`): tuples as JSON, raw-deflated. */
 export function packEntries(entries: TreeEntry[]): Buffer {
   const rows: Packed[] = entries.map((e) => {
@@ -284,11 +288,11 @@ export function packEntries(entries: TreeEntry[]): Buffer {
     if (e.link !== undefined) row.push(e.link);
     return row;
   });
-  return deflateRawSync(JSON.stringify(rows));
+  return zlib().deflateRawSync(JSON.stringify(rows));
 }
 
 export function unpackEntries(buf: Uint8Array): TreeEntry[] {
-  const rows = JSON.parse(inflateRawSync(buf).toString('utf8')) as Packed[];
+  const rows = JSON.parse(zlib().inflateRawSync(buf).toString('utf8')) as Packed[];
   return rows.map(([path, type, mode, uid, gid, size, payload, link]) => {
     const e: TreeEntry = { path, type, mode, uid, gid, size };
     if (type === 'file') e.digest = `sha256:${payload}` as Digest;
