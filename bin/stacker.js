@@ -1,9 +1,102 @@
 #!/usr/bin/env node
-// The bin stays tiny: a version gate, then the CLI, loaded lazily.
+'use strict';
+// The stacker command (CommonJS: bin/package.json). A version gate, then the CLI: the one-file
+// bundle dist/bundle/stacker.cjs made by `npm run build` (scripts/bundle.mjs), compiled with a V8
+// code cache kept in the user's cache dir. Loading modules was most of a no-op build's time.
+// tsc's output (dist/src) runs instead when the bundle is missing or older than it (tsc alone was
+// run since the last `npm run build`), and with --debug, for stack traces that point at src/.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 20) {
   process.stderr.write(`stacker needs Node.js 20 or newer (this is ${process.version})\n`);
   process.exit(1);
 }
-const { main } = await import('../dist/src/cli/main.js');
-await main(process.argv.slice(2));
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dist = path.join(__dirname, '..', 'dist');
+const bundle = path.join(dist, 'bundle', 'stacker.cjs');
+
+function mtimeOf(file) {
+  try {
+    return fs.statSync(file, { bigint: true }).mtimeNs;
+  } catch {
+    return undefined;
+  }
+}
+
+async function loadCli() {
+  const built = mtimeOf(bundle);
+  const compiled = mtimeOf(path.join(dist, 'src', 'cli', 'main.js'));
+  if (built === undefined && compiled === undefined) {
+    process.stderr.write('stacker is not built: run `npm run build` in its folder\n');
+    process.exit(1);
+  }
+  if (compiled === undefined || (built !== undefined && built >= compiled && !process.argv.includes('--debug'))) return runCached(bundle);
+  if (process.argv.includes('--debug')) process.setSourceMapsEnabled(true);
+  return import('../dist/src/cli/main.js');
+}
+
+/**
+ * Runs a CommonJS file like require() does, but compiled with V8's code cache for it: the cache
+ * is read when present and valid for this file and this Node, and written when the process ends
+ * otherwise, holding then every function that run compiled.
+ */
+function runCached(file) {
+  const vm = require('node:vm');
+  const { createRequire } = require('node:module');
+  const cacheFile = codeCacheFile(file);
+  let cached;
+  if (cacheFile !== undefined) {
+    try {
+      cached = fs.readFileSync(cacheFile);
+    } catch {}
+  }
+  // The bundle is ASCII only (scripts/bundle.mjs makes sure), so latin1 decoding is exact.
+  const source = fs.readFileSync(file).latin1Slice();
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+  const script = new vm.Script(wrapped, { filename: file, cachedData: cached });
+  if (cacheFile !== undefined && (cached === undefined || script.cachedDataRejected)) {
+    process.once('exit', () => writeCodeCache(cacheFile, script));
+  }
+  const module = { exports: {} };
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
+  return module.exports;
+}
+
+/**
+ * `<cache dir>/stacker/<checkout>-<bundle identity>.v8cache`, where the cache dir is
+ * $XDG_CACHE_HOME or ~/.cache. The bundle's inode, size and mtime name the exact file the cache
+ * was made from (V8 itself checks the Node version and flags, and only the source's length).
+ */
+function codeCacheFile(file) {
+  const home = process.env.XDG_CACHE_HOME || (process.env.HOME ? path.join(process.env.HOME, '.cache') : '');
+  if (!path.isAbsolute(home)) return undefined;
+  const st = fs.statSync(file, { bigint: true });
+  return path.join(home, 'stacker', `${checkoutId(file)}-${st.ino}-${st.size}-${st.mtimeNs}.v8cache`);
+}
+
+/** A short id of the bundle's path (FNV-1a), so one checkout's new cache can replace its old ones. */
+function checkoutId(file) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < file.length; i++) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+function writeCodeCache(cacheFile, script) {
+  const dir = path.dirname(cacheFile);
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(tmp, script.createCachedData());
+    fs.renameSync(tmp, cacheFile);
+    const prefix = `${path.basename(cacheFile).split('-')[0]}-`;
+    for (const f of fs.readdirSync(dir)) {
+      if (f.startsWith(prefix) && f.endsWith('.v8cache') && f !== path.basename(cacheFile)) fs.rmSync(path.join(dir, f), { force: true });
+    }
+  } catch {
+    fs.rmSync(tmp, { force: true }); // an unwritable cache dir: run uncached
+  }
+}
+
+loadCli().then(({ main }) => main(process.argv.slice(2)));

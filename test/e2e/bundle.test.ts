@@ -1,0 +1,81 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chown, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { busyboxLayout, builtLayers, execOk, getRig, makeProject, runAsUser } from './rig.js';
+
+/**
+ * bin/stacker.js runs the one-file bundle (dist/bundle/stacker.cjs) with a V8 code cache. Here
+ * the bundle runs from an install of the package without dist/src, so nothing else can have run:
+ * a real build (the CLI re-executes itself inside the user namespace), a no-op rebuild, a damaged
+ * code cache, and the rule that tsc's output wins when the bundle is older than it.
+ */
+describe('the bundled CLI (unprivileged, end to end)', () => {
+  test('builds inside the namespace and rebuilds nothing from an install holding only the bundle', async () => {
+    const rig = await getRig();
+    const repo = rig.stage.root;
+    // The install: the bin, a bundle of the code under test (scripts/bundle.mjs, as `npm run
+    // build` makes it) and the files the CLI finds beside it; node_modules for the compiled addon
+    // of better-sqlite3.
+    const install = await mkdtemp(join(rig.projectsDir, 'install-'));
+    try {
+      await execOk('cp', ['-a', join(repo, 'bin'), join(repo, 'package.json'), join(repo, 'cache'), join(repo, 'build'), install]);
+      const made = spawnSync(process.execPath, [join(rig.repoDir, 'scripts', 'bundle.mjs'), '--outfile', join(install, 'dist', 'bundle', 'stacker.cjs')], { encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+      await symlink(join(repo, 'node_modules'), join(install, 'node_modules'));
+      await execOk('chmod', ['-R', 'a+rX', install]);
+      const cacheHome = join(install, 'xdg-cache');
+      await mkdir(cacheHome);
+      await chown(cacheHome, rig.user.uid, rig.user.gid);
+      const stacker = (cwd: string, args: string[]) => runAsUser(rig.node, [join(install, 'bin', 'stacker.js'), ...args], cwd, { env: { XDG_CACHE_HOME: cacheHome } });
+
+      const p = await makeProject({
+        'stacker.yaml': `app:
+  from: {type: oci, url: base/oci:busybox}
+  imports: [greeting.txt]
+  run: cp /stacker/imports/greeting.txt /greeting.txt
+child:
+  from: {type: built, tag: app}
+  run: cat /greeting.txt > /child.txt
+`,
+        'greeting.txt': 'hello\n',
+      });
+      await p.copyIn(await busyboxLayout(), 'base/oci');
+
+      const first = await stacker(p.dir, ['build']);
+      assert.equal(first.code, 0, first.stderr + first.stdout);
+      assert.deepEqual(builtLayers(first.stdout).sort(), ['app', 'child']);
+      const caches = await readdir(join(cacheHome, 'stacker'));
+      assert.equal(caches.filter((f) => f.endsWith('.v8cache')).length, 1, `one code cache: ${caches.join(' ')}`);
+
+      const noop = await stacker(p.dir, ['build']);
+      assert.equal(noop.code, 0, noop.stderr + noop.stdout);
+      assert.deepEqual(builtLayers(noop.stdout), []);
+      assert.match(noop.stdout, /found cached layer child/);
+
+      // A damaged cache is rejected by V8 and written again.
+      const cacheFile = join(cacheHome, 'stacker', caches.find((f) => f.endsWith('.v8cache'))!);
+      await writeFile(cacheFile, 'not a code cache');
+      await p.write('greeting.txt', 'hello again\n');
+      const edited = await stacker(p.dir, ['build']);
+      assert.equal(edited.code, 0, edited.stderr + edited.stdout);
+      assert.deepEqual(builtLayers(edited.stdout), ['app', 'child']);
+      assert.ok(statSync(cacheFile).size > 1000, 'the code cache was written again');
+
+      // tsc's output wins only when it is newer than the bundle.
+      await mkdir(join(install, 'dist', 'src', 'cli'), { recursive: true });
+      const fake = join(install, 'dist', 'src', 'cli', 'main.js');
+      await writeFile(fake, "export async function main() { process.stdout.write('from dist/src\\n'); }\n");
+      await execOk('chmod', ['-R', 'a+rX', join(install, 'dist')]);
+      const bundled = statSync(join(install, 'dist', 'bundle', 'stacker.cjs')).mtime;
+      await utimes(fake, bundled, new Date(bundled.getTime() + 60_000));
+      assert.equal((await stacker(p.dir, ['--version'])).stdout, 'from dist/src\n');
+      await utimes(fake, bundled, new Date(bundled.getTime() - 60_000));
+      assert.equal((await stacker(p.dir, ['--version'])).stdout, 'stacker version 0.1.0\n');
+    } finally {
+      await rm(install, { recursive: true, force: true });
+    }
+  });
+});
