@@ -16,6 +16,7 @@ import type {
   BuildNodeRecord,
   BuildOutcome,
   BuildRecord,
+  CachedStat,
   NewBuildNode,
   NewNodeRecord,
   NodeRecord,
@@ -276,7 +277,7 @@ export class BuildIndex {
   // ---- stat cache ----
 
   /** Every row whose path starts with `prefix` (all rows without one), in one query. */
-  loadStatCache(prefix?: string): Map<string, StatRow> {
+  loadStatCache(prefix?: string): Map<string, CachedStat> {
     return this.statStore.load(prefix);
   }
 

@@ -1,24 +1,30 @@
 import type Database from 'better-sqlite3';
 import type { Digest } from '../core/digest.js';
-import type { StatRow } from './types.js';
+import type { CachedStat, StatRow } from './types.js';
 
 interface Row {
   path: string;
-  dev: bigint;
-  ino: bigint;
-  size: bigint;
-  mtime_ns: bigint;
-  ctime_ns: bigint;
-  mode: bigint;
+  tuple: string;
   digest: string;
-  recorded_at_ns: bigint;
+  margin: number;
+  coarse: number;
 }
+
+/**
+ * The rows as lookups use them (fingerprint's CachedStat), computed by SQLite: integers turn into
+ * text exactly there, where in JavaScript every 64-bit column would be a bigint to allocate.
+ */
+const SELECT = `SELECT path, digest,
+  dev || ':' || ino || ':' || size || ':' || mtime_ns || ':' || ctime_ns || ':' || mode AS tuple,
+  recorded_at_ns - max(mtime_ns, ctime_ns) AS margin,
+  (mtime_ns % 1000000000 = 0 AND ctime_ns % 1000000000 = 0) AS coarse
+  FROM stat_cache`;
 
 /**
  * The `stat_cache` table. Loaded in one bulk query per build (about 1 µs per row, against
  * ~17 µs per point lookup through a driver: PEERS §5.3) and saved in one transaction.
- * Integers are read as bigints (nanosecond times exceed 2^53); dev/ino are unsigned 64-bit on
- * Linux, so they are stored as their signed two's-complement image and mapped back on load.
+ * Nanosecond times exceed 2^53, so they are written from bigints and read back as text; dev/ino
+ * are unsigned 64-bit on Linux, so they are stored as their signed two's-complement image.
  */
 export class StatCacheStore {
   private readonly loadAll: Database.Statement;
@@ -29,8 +35,8 @@ export class StatCacheStore {
 
   constructor(db: Database.Database) {
     this.db = db;
-    this.loadAll = db.prepare('SELECT * FROM stat_cache').safeIntegers(true);
-    this.loadRange = db.prepare('SELECT * FROM stat_cache WHERE path >= ? AND path < ?').safeIntegers(true);
+    this.loadAll = db.prepare(SELECT);
+    this.loadRange = db.prepare(`${SELECT} WHERE path >= ? AND path < ?`);
     this.upsert = db.prepare(
       `INSERT OR REPLACE INTO stat_cache (path, dev, ino, size, mtime_ns, ctime_ns, mode, digest, recorded_at_ns)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -38,24 +44,12 @@ export class StatCacheStore {
     this.remove = db.prepare('DELETE FROM stat_cache WHERE path = ?');
   }
 
-  load(prefix?: string): Map<string, StatRow> {
+  load(prefix?: string): Map<string, CachedStat> {
     const rows = (
       prefix === undefined || prefix === '' ? this.loadAll.all() : this.loadRange.all(prefix, upperBound(prefix))
     ) as Row[];
-    const out = new Map<string, StatRow>();
-    for (const r of rows) {
-      out.set(r.path, {
-        path: r.path,
-        dev: BigInt.asUintN(64, r.dev),
-        ino: BigInt.asUintN(64, r.ino),
-        size: r.size,
-        mtimeNs: r.mtime_ns,
-        ctimeNs: r.ctime_ns,
-        mode: Number(r.mode),
-        digest: r.digest as Digest,
-        recordedAtNs: r.recorded_at_ns,
-      });
-    }
+    const out = new Map<string, CachedStat>();
+    for (const r of rows) out.set(r.path, { tuple: r.tuple, digest: r.digest as Digest, margin: r.margin, coarse: r.coarse === 1 });
     return out;
   }
 

@@ -67,10 +67,10 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
     // Loaded on use: the registry client is not needed for files without docker/oci bases.
     resolveImage: async (layer) => (await import('./base-digest.js')).resolveImageDigest(layer, o.paths.cwd),
     digestLocal: (p) => {
+      // Owners are not part of the digest (imports are copied by the namespace's root), nor of
+      // the listing: a listing is a function of its digest.
       const d = digestInput(p, statView, { ownership: false });
-      // Owners are not part of the digest (imports are copied by the namespace's root): leave
-      // them out of the listing too, so a listing is a function of its digest.
-      if (d.entries !== undefined && !trees.has(d.digest)) trees.set(d.digest, d.entries.map((e) => ({ ...e, uid: 0, gid: 0 })));
+      if (d.entries !== undefined && !trees.has(d.digest)) trees.set(d.digest, d.entries);
       return d.digest;
     },
     digestUrl: async (url) => (await (await import('./fetch-url.js')).fetchUrl(downloadsDir(o.paths), url)).digest,

@@ -70,6 +70,7 @@ export interface DigestOptions {
    * Whether file owners count (default true). Imports are copied into the build by the
    * namespace's root, so the host owner of a source file never reaches the image; leaving it out
    * keeps keys equal for another user's checkout and between the two sides of the namespace.
+   * Without ownership, the entries carry uid and gid 0: a listing stays a function of its digest.
    */
   ownership?: boolean;
 }
@@ -128,7 +129,8 @@ function walk(absDir: string, rel: string, ctx: WalkContext): void {
 function add(ctx: WalkContext, e: TreeEntry): void {
   ctx.entries.push(e);
   const payload = e.digest ?? e.target ?? e.rdev ?? '';
-  const [uid, gid] = ctx.ownership ? [String(e.uid), String(e.gid)] : ['', ''];
+  const uid = ctx.ownership ? String(e.uid) : '';
+  const gid = ctx.ownership ? String(e.gid) : '';
   frame(ctx.hash, [e.path, e.type, e.mode.toString(8), uid, gid, payload, e.link ?? '']);
 }
 
@@ -137,8 +139,8 @@ function add(ctx: WalkContext, e: TreeEntry): void {
 function entryFor(abs: string, path: string, st: BigIntStats, ctx: WalkContext): TreeEntry {
   const m = Number(st.mode);
   const mode = m & 0o7777;
-  const uid = Number(st.uid);
-  const gid = Number(st.gid);
+  const uid = ctx.ownership ? Number(st.uid) : 0;
+  const gid = ctx.ownership ? Number(st.gid) : 0;
   switch (m & constants.S_IFMT) {
     case constants.S_IFREG: {
       const size = Number(st.size);

@@ -10,7 +10,7 @@ import type { Digest } from '../../src/core/digest.js';
 import { StackerError } from '../../src/core/errors.js';
 import { canonicalJson } from '../../src/fingerprint/canonical.js';
 import { StatCacheView } from '../../src/fingerprint/stat-cache.js';
-import type { StatRow } from '../../src/fingerprint/stat-cache.js';
+import { cachedStat, type StatRow } from '../../src/fingerprint/stat-cache.js';
 import { digestInput, packEntries, unpackEntries } from '../../src/fingerprint/tree-digest.js';
 
 function tmp(): string {
@@ -239,18 +239,22 @@ test('stat cache rows: bulk save/load, prefix ranges, 64-bit device and inode nu
     digest: sha256Digest(path),
     recordedAtNs: 1_700_000_002_000_000_000n,
   });
-  const rows = [row('/p/a', 1n), row('/p/a/b', 2n), row('/p/a0', 3n), row('/p/ab', 2n ** 64n - 1n), row('/p/a/é', 5n)];
+  const coarse: StatRow = { ...row('/q/c', 6n), mtimeNs: 1_700_000_000_000_000_000n, ctimeNs: 1_700_000_001_000_000_000n };
+  const rows = [row('/p/a', 1n), row('/p/a/b', 2n), row('/p/a0', 3n), row('/p/ab', 2n ** 64n - 1n), row('/p/a/é', 5n), coarse];
   ix.saveStatCache(rows);
   ix.saveStatCache([]);
   const all = ix.loadStatCache();
-  assert.equal(all.size, 5);
-  assert.deepEqual(all.get('/p/ab'), rows[3]);
+  assert.equal(all.size, 6);
+  // SQLite computes the lookup form (tuple, margin, coarse) exactly as cachedStat does.
+  for (const r of rows) assert.deepEqual(all.get(r.path), cachedStat(r), r.path);
+  assert.equal(all.get('/q/c')!.coarse, true);
+  assert.equal(all.get('/p/ab')!.margin, 876_543_211); // recorded - ctime
   assert.deepEqual([...ix.loadStatCache('/p/a/').keys()].sort(), ['/p/a/b', '/p/a/é']);
   assert.deepEqual([...ix.loadStatCache('/p/a').keys()].sort(), ['/p/a', '/p/a/b', '/p/a/é', '/p/a0', '/p/ab']);
   ix.saveStatCache([{ ...rows[0]!, digest: sha256Digest('changed') }]);
   assert.equal(ix.loadStatCache('/p/a').get('/p/a')?.digest, sha256Digest('changed'));
   ix.deleteStatRows(['/p/a', '/p/missing']);
-  assert.equal(ix.loadStatCache().size, 4);
+  assert.equal(ix.loadStatCache().size, 5);
   ix.close();
   rmSync(dir, { recursive: true });
 });

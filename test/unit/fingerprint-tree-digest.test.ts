@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { Digest } from '../../src/core/digest.js';
 import { StackerError } from '../../src/core/errors.js';
 import { StatCacheView, racyWindowFor } from '../../src/fingerprint/stat-cache.js';
-import type { StatRow } from '../../src/fingerprint/stat-cache.js';
+import { cachedStats, type StatRow } from '../../src/fingerprint/stat-cache.js';
 import { diffTrees, digestInput, packEntries, unpackEntries } from '../../src/fingerprint/tree-digest.js';
 
 function tmp(): string {
@@ -36,7 +36,7 @@ class Runs {
   last!: StatCacheView;
   constructor(private readonly now: () => bigint = later) {}
   digest(p: string): string {
-    this.last = new StatCacheView(this.rows, { now: this.now });
+    this.last = new StatCacheView(cachedStats(this.rows.values()), { now: this.now });
     const d = digestInput(p, this.last).digest;
     for (const r of this.last.changedRows()) this.rows.set(r.path, r);
     return d;
@@ -104,22 +104,19 @@ test('racily clean rows are re-hashed; rows recorded well after the last change 
   writeFileSync(f, 'new content');
   const st = lstatSync(f, { bigint: true });
   const wrong = `sha256:${'0'.repeat(64)}` as Digest;
-  const row = (recordedAtNs: bigint): Map<string, StatRow> =>
-    new Map([
-      [
-        f,
-        {
-          path: f,
-          dev: st.dev,
-          ino: st.ino,
-          size: st.size,
-          mtimeNs: st.mtimeNs,
-          ctimeNs: st.ctimeNs,
-          mode: Number(st.mode),
-          digest: wrong,
-          recordedAtNs,
-        },
-      ],
+  const row = (recordedAtNs: bigint): ReturnType<typeof cachedStats> =>
+    cachedStats([
+      {
+        path: f,
+        dev: st.dev,
+        ino: st.ino,
+        size: st.size,
+        mtimeNs: st.mtimeNs,
+        ctimeNs: st.ctimeNs,
+        mode: Number(st.mode),
+        digest: wrong,
+        recordedAtNs,
+      },
     ]);
   // The row claims the content was hashed in the same instant as the file's last change: a write
   // in the same timestamp granule could have followed the hash unseen. Distrust it.
