@@ -56,13 +56,13 @@ export async function loadBuildSpec(options: LoadOptions): Promise<LoadResult> {
   const diag = new Diagnostics();
   const hit = cache?.lookup();
   if (hit !== undefined) {
-    await checkImports(hit.spec.layers, diag);
+    checkImports(hit.spec.layers, diag);
     diag.throwIfFailed();
     return { ...hit, fromCache: true };
   }
   const { parseBuildSpec } = await import('./parse-spec.js');
   const parsed = await parseBuildSpec(opts, diag);
-  await checkImports(parsed.spec.layers, diag);
+  checkImports(parsed.spec.layers, diag);
   diag.throwIfFailed();
   cache?.store(parsed, diag.warnings);
   return { spec: parsed.spec, warnings: diag.warnings };

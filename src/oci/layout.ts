@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
+import { link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { StackerError, digestHex, isDigest, sha256Digest, type Digest } from '../core/index.js';
@@ -44,6 +44,9 @@ const indexLocks = new Map<string, Promise<unknown>>();
  *   or the new index, never a torn one. Read-modify-write cycles are serialized inside this process;
  *   serializing *processes* (and `gc` against writers) is the caller's job (the engine's lock).
  * - Documents we write are canonical JSON (see `canonical-json.ts`): sorted keys, no whitespace.
+ * - Small reads (`index.json`, manifests and configs, whether a blob exists) are synchronous: a
+ *   round trip through libuv's threadpool costs more than such a read, and a no-op build of 20
+ *   layers makes about a hundred of them.
  */
 export class OciLayout {
   readonly dir: string;
@@ -92,21 +95,26 @@ export class OciLayout {
 
   /** True when the blob file exists (and has `size` bytes, when given). Does not hash. */
   async hasBlob(d: Digest, size?: number): Promise<boolean> {
-    const st = await stat(this.blobPath(d)).catch(() => undefined);
-    return st !== undefined && st.isFile() && (size === undefined || st.size === size);
+    let st: Stats | undefined;
+    try {
+      st = statSync(this.blobPath(d));
+    } catch {
+      return false;
+    }
+    return st.isFile() && (size === undefined || st.size === size);
   }
 
   /** Reads a whole blob into memory, verifying size and digest. For manifests and configs. */
   async readBlob(d: Digest, expectedSize?: number, maxBytes = MAX_CONFIG_BYTES): Promise<Buffer> {
     const path = this.blobPath(d);
-    const st = await this.statBlob(d);
+    const st = this.statBlob(d);
     if (expectedSize !== undefined && st.size !== expectedSize) {
       throw corruptError(`blob ${d} in ${this.dir}`, `${st.size} bytes, expected ${expectedSize}`);
     }
     if (st.size > maxBytes) {
       throw corruptError(`blob ${d} in ${this.dir}`, `${st.size} bytes is more than the ${maxBytes} allowed here`);
     }
-    const buf = await readFile(path);
+    const buf = readFileSync(path);
     const actual = sha256Digest(buf);
     if (actual !== d) throw corruptError(`blob ${d} in ${this.dir}`, `content digest is ${actual}`);
     if (expectedSize !== undefined && buf.length !== expectedSize) {
@@ -132,7 +140,7 @@ export class OciLayout {
 
   /** Hashes the blob on disk; throws `STACKER_E_BLOB_CORRUPT` on mismatch. */
   async verifyBlob(d: Digest, expectedSize?: number): Promise<void> {
-    const st = await this.statBlob(d);
+    const st = this.statBlob(d);
     if (expectedSize !== undefined && st.size !== expectedSize) {
       throw corruptError(`blob ${d} in ${this.dir}`, `${st.size} bytes, expected ${expectedSize}`);
     }
@@ -210,7 +218,7 @@ export class OciLayout {
   /** The current `index.json`, validated. */
   async readIndex(): Promise<OciIndex> {
     const path = join(this.dir, 'index.json');
-    const buf = await readFile(path);
+    const buf = readFileSync(path);
     return checkIndex(parseJsonBytes(buf, 'index', path), path);
   }
 
@@ -297,9 +305,9 @@ export class OciLayout {
     }
   }
 
-  private async statBlob(d: Digest) {
+  private statBlob(d: Digest): Stats {
     try {
-      return await stat(this.blobPath(d));
+      return statSync(this.blobPath(d));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new StackerError('STACKER_E_BLOB_MISSING', `blob ${d} is missing from ${this.dir}`);
