@@ -36,8 +36,8 @@ await build({
   target: 'node20',
   // Modules find files of the package (cache/migrations, the native addon, better-sqlite3's
   // addon) relative to import.meta.url: in the bundle, that is the bundle's own URL.
-  define: { 'import.meta.url': '__stackerBundleUrl' },
-  banner: { js: "var __stackerBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': 'importMetaUrl' },
+  inject: [join(root, 'scripts', 'bundle-import-meta.mjs')],
   // better-sqlite3 is always given its addon's path (cache/build-index.ts), so it never loads
   // `bindings`, which could not find the addon from the bundle anyway.
   external: ['bindings'],
