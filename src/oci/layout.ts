@@ -48,8 +48,13 @@ const indexLocks = new Map<string, Promise<unknown>>();
  *   round trip through libuv's threadpool costs more than such a read, and a no-op build of 20
  *   layers makes about a hundred of them.
  */
+/** How old index.json's timestamps must be before a parse of it is reused (see tagMap). */
+const SETTLED_NS = 2_000_000_000n;
+
 export class OciLayout {
   readonly dir: string;
+  /** See {@link tagMap}. */
+  private tags: { stamp: string; tags: Map<string, Descriptor> } | undefined;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -217,9 +222,12 @@ export class OciLayout {
 
   /** The current `index.json`, validated. */
   async readIndex(): Promise<OciIndex> {
+    return this.readIndexNow();
+  }
+
+  private readIndexNow(): OciIndex {
     const path = join(this.dir, 'index.json');
-    const buf = readFileSync(path);
-    return checkIndex(parseJsonBytes(buf, 'index', path), path);
+    return checkIndex(parseJsonBytes(readFileSync(path), 'index', path), path);
   }
 
   /** Tag names in index order (entries without a ref name are skipped). */
@@ -233,8 +241,28 @@ export class OciLayout {
 
   /** The first `index.json` entry named `name`, or undefined. */
   async resolveTag(name: string): Promise<Descriptor | undefined> {
-    const idx = await this.readIndex();
-    return idx.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === name);
+    const d = this.tagMap().get(name);
+    return d === undefined ? undefined : structuredClone(d);
+  }
+
+  /**
+   * The first `index.json` entry of each ref name, parsed once per version of the file: a build
+   * resolving each of its n tags would otherwise parse and check the whole index n times. A
+   * version is the file's inode, size and timestamps (writers replace it by rename), trusted only
+   * once they are 2 s old: a rewrite in place within one timestamp tick could keep them all.
+   */
+  private tagMap(): Map<string, Descriptor> {
+    const st = statSync(join(this.dir, 'index.json'), { bigint: true });
+    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    if (this.tags?.stamp === stamp) return this.tags.tags;
+    const tags = new Map<string, Descriptor>();
+    for (const m of this.readIndexNow().manifests) {
+      const n = m.annotations?.[REF_NAME_ANNOTATION];
+      if (n !== undefined && !tags.has(n)) tags.set(n, m);
+    }
+    const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+    this.tags = BigInt(Date.now()) * 1_000_000n - newest > SETTLED_NS ? { stamp, tags } : undefined;
+    return tags;
   }
 
   async setTag(name: string, desc: Descriptor): Promise<void> {

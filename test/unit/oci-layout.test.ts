@@ -134,6 +134,27 @@ test('tags: set replaces in place, keeps order, appends new; setTags is one upda
   assert.equal(await l.resolveTag('c'), undefined);
 });
 
+test('resolveTag sees every change of index.json, by this layout object or another (another process)', async () => {
+  const dir = join(root, 'tag-cache');
+  const l = await OciLayout.open(dir, { create: true });
+  const a = await makeImage(l, 'a', 'A1');
+  const b = await makeImage(l, 'b', 'B1');
+  assert.equal((await l.resolveTag('a'))?.digest, a.desc.digest);
+  const other = await OciLayout.open(dir, { create: false });
+  await other.setTag('a', b.desc);
+  assert.equal((await l.resolveTag('a'))?.digest, b.desc.digest);
+  // Same size, written in place: only the mtime tells (and the first entry of a name wins).
+  const text = await readFile(join(dir, 'index.json'), 'utf8');
+  const swapped = text.replace(b.desc.digest.slice(7), a.desc.digest.slice(7));
+  assert.equal(swapped.length, text.length);
+  await writeFile(join(dir, 'index.json'), swapped);
+  assert.equal((await l.resolveTag('a'))?.digest, a.desc.digest);
+  // What it returns is the caller's to change.
+  const d = (await l.resolveTag('a'))!;
+  d.digest = b.desc.digest;
+  assert.equal((await l.resolveTag('a'))?.digest, a.desc.digest);
+});
+
 test('concurrent setTag calls in one process lose no update', async () => {
   const l = await OciLayout.open(join(root, 'concurrent'), { create: true });
   const img = await makeImage(l, 'base', 'X');
