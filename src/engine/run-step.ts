@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { native } from '../oci/layer/native.js';
 import { StackerError, type EventSink, type LayerSpec } from '../core/index.js';
@@ -125,6 +125,10 @@ export interface RunStepOptions {
   createdStubs: string[];
 }
 
+function isSymlink(p: string): boolean {
+  return lstatSync(p).isSymbolicLink();
+}
+
 /** Runs the layer's `run` script in the sandbox; on failure optionally opens a shell there. */
 export async function runStep(o: RunStepOptions): Promise<void> {
   const { layer } = o;
@@ -146,10 +150,13 @@ export async function runStep(o: RunStepOptions): Promise<void> {
     argv: ['/stacker/imports/.stacker-run.sh'],
     env: runEnv(layer, process.env),
     roTmpfs: ['/stacker'],
+    // Each import is also at /stacker/<name>, as in stacker; one that is a symlink stays one
+    // there (with the same target text), as under /stacker/imports.
     roBinds: [
       { source: o.importsDir, dest: '/stacker/imports' },
-      ...o.importNames.map((n) => ({ source: join(o.importsDir, n), dest: `/stacker/${n}` })),
+      ...o.importNames.filter((n) => !isSymlink(join(o.importsDir, n))).map((n) => ({ source: join(o.importsDir, n), dest: `/stacker/${n}` })),
     ],
+    symlinks: o.importNames.filter((n) => isSymlink(join(o.importsDir, n))).map((n) => ({ target: readlinkSync(join(o.importsDir, n)), dest: `/stacker/${n}` })),
     binds: layer.binds.map((b) => ({ source: b.source, dest: b.dest })),
   };
   const r = await runSandbox(spec, {

@@ -16,6 +16,8 @@ export interface SandboxSpec {
   binds: Mount[];
   /** Directories that get an empty tmpfs, then read-only (e.g. /stacker). */
   roTmpfs: string[];
+  /** Symlinks made in those tmpfs (an import that is itself a symlink: a bind would follow it). */
+  symlinks?: { target: string; dest: string }[];
   hostname?: string;
   cwd?: string;
   /** Attach the terminal (for --shell-fail and chroot): no new session, stdin inherited. */
@@ -33,6 +35,7 @@ export function bwrapArgs(spec: SandboxSpec, hostResolvConf = existsSync('/etc/r
   if (hostResolvConf) a.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf');
   for (const d of spec.roTmpfs) a.push('--tmpfs', d);
   for (const m of spec.roBinds) a.push('--ro-bind', m.source, m.dest);
+  for (const l of spec.symlinks ?? []) a.push('--symlink', l.target, l.dest);
   for (const d of spec.roTmpfs) a.push('--remount-ro', d);
   for (const m of spec.binds) a.push('--bind', m.source, m.dest);
   a.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', spec.hostname ?? 'stacker', '--die-with-parent');

@@ -175,6 +175,28 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
     assert.equal(await readFile(join(await unpackImage(p, 'app'), 'out/tree'), 'utf8'), 'absent\n');
   });
 
+  test('an import that is itself a symlink stays one at /stacker/imports/<name> and /stacker/<name>, dangling or not', async () => {
+    const p = await makeProject({
+      'stacker.yaml': `
+app:
+  ${from()}
+  imports: [dangling, good, target.txt]
+  run: |
+    mkdir /out
+    for l in /stacker/imports/dangling /stacker/dangling /stacker/imports/good /stacker/good; do readlink $l; done > /out/links
+    cat /stacker/good > /out/good
+`,
+      'target.txt': 'target\n',
+    });
+    await runAsUser('ln', ['-s', 'nowhere', 'dangling'], p.dir);
+    await runAsUser('ln', ['-s', 'target.txt', 'good'], p.dir);
+    const r = await runStacker(p, ['build']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const root = await unpackImage(p, 'app');
+    assert.equal(await readFile(join(root, 'out/links'), 'utf8'), 'nowhere\nnowhere\ntarget.txt\ntarget.txt\n');
+    assert.equal(await readFile(join(root, 'out/good'), 'utf8'), 'target\n');
+  });
+
   test('a wrong hash on a local import fails with the exact error at the import', async () => {
     const wrong = sha256('something else\n');
     const p = await makeProject({

@@ -105,6 +105,8 @@ test('bwrap arguments give the talk run environment', () => {
   assert.ok(s.includes('--unshare-pid --unshare-ipc --unshare-uts --hostname stacker --die-with-parent --new-session --clearenv --setenv A 1 --setenv PATH /bin'));
   assert.ok(!s.includes('--unshare-net'));
   assert.ok(s.endsWith('--chdir / -- /stacker/imports/.stacker-run.sh'));
+  const l = bwrapArgs({ rootfs: '/r', argv: ['x'], env: {}, roBinds: [{ source: '/i', dest: '/stacker/imports' }], binds: [], roTmpfs: ['/stacker'], symlinks: [{ target: 'nowhere', dest: '/stacker/dangling' }] }, false).join(' ');
+  assert.ok(l.includes('--tmpfs /stacker --ro-bind /i /stacker/imports --symlink nowhere /stacker/dangling --remount-ro /stacker'), l);
 });
 
 test('run script: sh -xe unless the script has its own shebang', () => {
