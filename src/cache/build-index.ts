@@ -8,6 +8,7 @@ import { sha256Digest } from '../core/digest.js';
 import type { Digest } from '../core/digest.js';
 import { defaultMigrationsDir, loadMigrations, migrate } from './migrations.js';
 import { StatCacheStore } from './stat-cache-store.js';
+import { loadTreeStamps, saveTreeStamps } from './tree-stamp-file.js';
 import { NODE_COLUMNS, toBuild, toBuildNode, toNode } from './rows.js';
 import type { BuildNodeRow, BuildRow, NodeRow } from './rows.js';
 import type {
@@ -22,6 +23,7 @@ import type {
   NodeRecord,
   OpenOptions,
   StatRow,
+  TreeStamp,
 } from './types.js';
 
 /**
@@ -279,6 +281,16 @@ export class BuildIndex {
   /** Every row whose path starts with `prefix` (all rows without one), in one query. */
   loadStatCache(prefix?: string): Map<string, CachedStat> {
     return this.statStore.load(prefix);
+  }
+
+  /** The tree stamps of directory imports (kept in a file beside the index: tree-stamp-file.ts). */
+  loadTreeStamps(): Map<string, TreeStamp> {
+    return loadTreeStamps(dirname(this.path));
+  }
+
+  /** Adds or replaces tree stamps (pass `StatCacheView.changedTrees()`). */
+  saveTreeStamps(stamps: Map<string, TreeStamp>): void {
+    saveTreeStamps(dirname(this.path), stamps);
   }
 
   /** Upserts rows in one transaction (pass `StatCacheView.changedRows()`). */

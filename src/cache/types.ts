@@ -1,6 +1,6 @@
 import type { Digest } from '../core/digest.js';
 
-export type { CachedStat, StatRow } from '../fingerprint/stat-cache.js';
+export type { CachedStat, StatRow, TreeStamp } from '../fingerprint/stat-cache.js';
 
 /** A layer blob as the image manifest lists it, with its uncompressed digest (diff_id). */
 export interface LayerDescriptor {

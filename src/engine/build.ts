@@ -37,6 +37,8 @@ export interface Planned {
   steps: PlanNode[];
   /** Listings of the local inputs walked while planning, by digest (owners zeroed, as keyed). */
   trees?: Map<string, TreeEntry[]>;
+  /** The path of each local input digested while planning, by digest. */
+  sources?: Map<string, string>;
 }
 
 /**
@@ -61,8 +63,11 @@ function readHandedPlan(): Planned | undefined {
  * parent's change. Writes nothing but stat cache rows.
  */
 export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch' | 'noCache'> & Partial<BuildOptions>, spec: BuildSpec, order: string[], index: BuildIndex): Promise<Planned> {
-  const statView = new StatCacheView(index.loadStatCache());
+  // Rows of files load only if a file must be looked up: not when every directory import matches
+  // its tree stamp (and file imports are few).
+  const statView = new StatCacheView(() => index.loadStatCache(), { trees: index.loadTreeStamps() });
   const trees = new Map<string, TreeEntry[]>();
+  const sources = new Map<string, string>();
   const docs = await computeDocuments(spec, order, {
     // Loaded on use: the registry client is not needed for files without docker/oci bases.
     resolveImage: async (layer) => (await import('./base-digest.js')).resolveImageDigest(layer, o.paths.cwd),
@@ -71,11 +76,13 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
       // the listing: a listing is a function of its digest.
       const d = digestInput(p, statView, { ownership: false });
       if (d.entries !== undefined && !trees.has(d.digest)) trees.set(d.digest, d.entries);
+      sources.set(d.digest, p);
       return d.digest;
     },
     digestUrl: async (url) => (await (await import('./fetch-url.js')).fetchUrl(downloadsDir(o.paths), url)).digest,
   }, { sourceDateEpoch: o.sourceDateEpoch });
   index.saveStatCache(statView.changedRows());
+  index.saveTreeStamps(statView.changedTrees());
   const known = new Set(index.lookupMany([...docs.values()].map((d) => d.key)).keys());
   const previous = new Map<string, InputDocument>();
   const previousKeys = new Map<string, string>();
@@ -103,7 +110,7 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
       return packed === undefined ? undefined : unpackEntries(packed);
     },
   });
-  return { docs, steps, trees };
+  return { docs, steps, trees, sources };
 }
 
 /** Records the listings of the local inputs of the nodes about to build, so a later build can name the files that changed. */
@@ -115,10 +122,21 @@ function storeTrees(index: BuildIndex, planned: Planned): void {
     const digests = [...doc.imports.map((i) => i.digest), ...doc.overlayDirs.map((d) => d.digest)];
     if (doc.base.type === 'tar') digests.push(doc.base.digest);
     for (const d of digests) {
-      const entries = planned.trees.get(d);
-      if (entries !== undefined && index.getTree(d) === undefined) index.putTree(d, packEntries(entries));
+      if (index.getTree(d) !== undefined) continue;
+      const entries = planned.trees.get(d) ?? listing(index, planned.sources?.get(d), d);
+      if (entries !== undefined) index.putTree(d, packEntries(entries));
     }
   }
+}
+
+/**
+ * The listing of a directory whose digest came from its tree stamp (no listing made), by walking
+ * it again, if it still has that digest.
+ */
+function listing(index: BuildIndex, path: string | undefined, digest: string): TreeEntry[] | undefined {
+  if (path === undefined) return undefined;
+  const d = digestInput(path, new StatCacheView(() => index.loadStatCache()), { ownership: false });
+  return d.digest === digest ? d.entries : undefined;
 }
 
 /** `stacker build`: plan outside any namespace; enter one only when something must build. */

@@ -59,9 +59,23 @@ export function cachedStats(rows: Iterable<StatRow>): Map<string, CachedStat> {
   return out;
 }
 
+/**
+ * What a directory import's digest was last computed from (tree-stamp.ts): a hash of the stat
+ * data of all its entries. While a walk of the tree hashes to the same stamp, the digest holds,
+ * and the stat cache's rows for its files need not even be loaded.
+ */
+export interface TreeStamp {
+  stamp: string;
+  digest: Digest;
+  /** Wall clock (ns) taken before the walk that produced the stamp. */
+  recordedAtNs: bigint;
+}
+
 export interface StatCacheOptions {
   /** Wall clock in ns; injectable for tests. Default: Date.now() in ns (floored to the ms). */
   now?: () => bigint;
+  /** Tree stamps by {@link treeKey}, as loaded. */
+  trees?: Map<string, TreeStamp>;
   /**
    * Forces one racy window (ns) for every file, overriding the adaptive default (see
    * {@link racyWindowFor}). Tests use it; production code should not need it.
@@ -77,6 +91,8 @@ export interface StatCacheStats {
   misses: number;
   /** Files whose row matched but was racily clean, so they were re-hashed. */
   racy: number;
+  /** Directory imports whose digest came from a tree stamp (no per-file lookups). */
+  treeHits: number;
   /** Files whose content was read and hashed. */
   hashedFiles: number;
   hashedBytes: number;
@@ -112,8 +128,11 @@ export function racyWindowFor(mtimeNs: bigint, ctimeNs: bigint): bigint {
  * restores mtime (`touch -d`, tar extraction) still changes ctime.
  */
 export class StatCacheView {
-  readonly stats: StatCacheStats = { hits: 0, misses: 0, racy: 0, hashedFiles: 0, hashedBytes: 0 };
-  private readonly rows: Map<string, CachedStat>;
+  readonly stats: StatCacheStats = { hits: 0, misses: 0, racy: 0, treeHits: 0, hashedFiles: 0, hashedBytes: 0 };
+  private loadRows: (() => Map<string, CachedStat>) | undefined;
+  private loadedRows: Map<string, CachedStat> | undefined;
+  private readonly trees: Map<string, TreeStamp>;
+  private readonly changedTreeStamps = new Map<string, TreeStamp>();
   private readonly changed = new Map<string, StatRow>();
   /** The changed rows, as lookups read them. */
   private readonly recorded = new Map<string, CachedStat>();
@@ -122,8 +141,11 @@ export class StatCacheView {
   private readonly clock: () => bigint;
   private readonly forcedWindow: bigint | undefined;
 
-  constructor(rows: Map<string, CachedStat> = new Map(), opts: StatCacheOptions = {}) {
-    this.rows = rows;
+  /** `rows`: the loaded rows, or how to load them when a file is first looked up (a build whose directory imports all match their tree stamps never does). */
+  constructor(rows: Map<string, CachedStat> | (() => Map<string, CachedStat>) = new Map(), opts: StatCacheOptions = {}) {
+    if (typeof rows === 'function') this.loadRows = rows;
+    else this.loadedRows = rows;
+    this.trees = opts.trees ?? new Map();
     this.clock = opts.now ?? (() => BigInt(Date.now()) * NS_PER_MS);
     this.forcedWindow = opts.racyWindowNs;
   }
@@ -168,6 +190,39 @@ export class StatCacheView {
     this.recorded.set(path, cachedStat(row));
   }
 
+  private get rows(): Map<string, CachedStat> {
+    if (this.loadedRows === undefined) {
+      this.loadedRows = this.loadRows!();
+      this.loadRows = undefined;
+    }
+    return this.loadedRows;
+  }
+
+  /** The last tree stamp of a directory import (key: {@link treeKey}). */
+  treeStamp(key: string): TreeStamp | undefined {
+    return this.changedTreeStamps.get(key) ?? this.trees.get(key);
+  }
+
+  /**
+   * Whether a stamp that matches the tree now can vouch for its digest: not when an entry
+   * changed within the racy window before the stamp was recorded (the coarse one, whatever the
+   * filesystem: a tree changed that recently is simply walked file by file once more).
+   */
+  treeTrusted(known: TreeStamp, newestNs: bigint): boolean {
+    const trusted = newestNs < known.recordedAtNs - (this.forcedWindow ?? COARSE_WINDOW_NS);
+    if (trusted) this.stats.treeHits++;
+    return trusted;
+  }
+
+  recordTree(key: string, stamp: TreeStamp): void {
+    this.changedTreeStamps.set(key, stamp);
+  }
+
+  /** Tree stamps recorded by this view: what to save back. */
+  changedTrees(): Map<string, TreeStamp> {
+    return new Map(this.changedTreeStamps);
+  }
+
   /** Counts a content hash (called by the hasher in tree-digest). */
   noteHashed(bytes: number): void {
     this.stats.hashedFiles++;
@@ -191,7 +246,7 @@ export class StatCacheView {
   stalePaths(): string[] {
     if (this.walkedDirs.length === 0) return [];
     const out: string[] = [];
-    for (const path of this.rows.keys()) {
+    for (const path of (this.loadedRows ?? new Map<string, CachedStat>()).keys()) {
       if (this.seen.has(path)) continue;
       if (this.walkedDirs.some((d) => path.startsWith(d))) out.push(path);
     }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { StackerError } from '../core/errors.js';
 import type { Digest } from '../core/digest.js';
 import type { StatCacheView } from './stat-cache.js';
+import { stampEntry, stampTree, treeKey } from './tree-stamp.js';
 
 /**
  * Content digests of import inputs: a file, a symlink or a whole directory tree.
@@ -52,7 +53,10 @@ export interface InputDigest {
   type: 'file' | 'dir' | 'symlink' | 'missing';
   /** `sha256:` over the framed entries; stable across machines and checkouts. */
   digest: Digest;
-  /** Every entry in walk order (directories: depth first, names sorted); absent when missing. */
+  /**
+   * Every entry in walk order (directories: depth first, names sorted). Absent when missing, and
+   * when the directory matched its tree stamp (the listing was not made: see tree-stamp.ts).
+   */
   entries?: TreeEntry[];
 }
 
@@ -84,15 +88,30 @@ export function digestInput(absPath: string, cache: StatCacheView, opts: DigestO
     frame(hash, ['missing']);
     return { type: 'missing', digest: finish(hash) };
   }
-  const ctx: WalkContext = { cache, recordedAtNs, inodes: new Map(), hash, entries: [], ownership: opts.ownership ?? true };
+  const ownership = opts.ownership ?? true;
+  const isDir = (Number(st.mode) & constants.S_IFMT) === constants.S_IFDIR;
+  const key = isDir ? treeKey(absPath, ownership) : undefined;
+  const known = key === undefined ? undefined : cache.treeStamp(key);
+  if (known !== undefined) {
+    const now = stampTree(absPath, st);
+    if (now !== undefined && now.stamp === known.stamp && cache.treeTrusted(known, now.newestNs)) return { type: 'dir', digest: known.digest };
+  }
+  const ctx: WalkContext = {
+    cache, recordedAtNs, inodes: new Map(), hash, entries: [], ownership,
+    stamp: isDir ? createHash('sha256') : undefined, stable: true,
+  };
   const root = entryFor(absPath, '.', st, ctx);
   if (root.type !== 'file' && root.type !== 'dir' && root.type !== 'symlink') {
     throw new StackerError('STACKER_E_IMPORT_TYPE', `import ${absPath} is a ${root.type}, not a file, directory or symlink`);
   }
   frame(hash, [root.type]);
   add(ctx, root);
+  if (ctx.stamp !== undefined) stampEntry(ctx.stamp, '.', st, undefined);
   if (root.type === 'dir') walk(absPath, '.', ctx);
-  return { type: root.type, digest: finish(hash), entries: ctx.entries };
+  const digest = finish(hash);
+  // A file that changed while it was hashed makes no stamp (its row is not recorded either).
+  if (key !== undefined && ctx.stamp !== undefined && ctx.stable) cache.recordTree(key, { stamp: ctx.stamp.digest('hex'), digest, recordedAtNs });
+  return { type: root.type, digest, entries: ctx.entries };
 }
 
 interface WalkContext {
@@ -103,6 +122,10 @@ interface WalkContext {
   hash: Hash;
   entries: TreeEntry[];
   ownership: boolean;
+  /** The tree stamp being computed alongside (directory imports only). */
+  stamp: Hash | undefined;
+  /** False once a file changed while it was read. */
+  stable: boolean;
 }
 
 function walk(absDir: string, rel: string, ctx: WalkContext): void {
@@ -121,6 +144,7 @@ function walk(absDir: string, rel: string, ctx: WalkContext): void {
     if (st === undefined) throw changedError(abs);
     const entry = entryFor(abs, relPath, st, ctx);
     add(ctx, entry);
+    if (ctx.stamp !== undefined) stampEntry(ctx.stamp, relPath, st, entry.target);
     if (entry.type === 'dir') walk(abs, relPath, ctx);
   }
   ctx.cache.noteWalked(absDir);
@@ -185,6 +209,7 @@ function contentDigest(abs: string, st: BigIntStats, ctx: WalkContext): Digest {
   // Record only when the file did not change between the lstat and the end of the read (and is
   // still the same inode); otherwise the row could vouch for content we never read.
   if (sameTuple(st, after) && BigInt(bytes) === after.size) ctx.cache.record(abs, st, digest, ctx.recordedAtNs);
+  else ctx.stable = false;
   return digest;
 }
 
