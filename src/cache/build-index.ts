@@ -125,6 +125,19 @@ export class BuildIndex {
     return out;
   }
 
+  /**
+   * Which of `keys` have a result, in one query. What planning needs, where `lookupMany` would
+   * also load every record's input document (most of a 200-layer no-op's index time).
+   */
+  knownKeys(keys: readonly string[]): Set<string> {
+    if (keys.length === 0) return new Set();
+    const rows = this.stmt(
+      `SELECT n.key FROM nodes n JOIN documents d ON d.key = n.key
+       WHERE n.key IN (SELECT value FROM json_each(?))`,
+    ).pluck().all(JSON.stringify(keys)) as string[];
+    return new Set(rows);
+  }
+
   /** The most recent result recorded for a layer name (what `why-rebuilt` compares against). */
   latestForLayer(layer: string): NodeRecord | undefined {
     const row = this.stmt(

@@ -83,7 +83,7 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
   }, { sourceDateEpoch: o.sourceDateEpoch });
   index.saveStatCache(statView.changedRows());
   index.saveTreeStamps(statView.changedTrees());
-  const known = new Set(index.lookupMany([...docs.values()].map((d) => d.key)).keys());
+  const known = index.knownKeys([...docs.values()].map((d) => d.key));
   const previous = new Map<string, InputDocument>();
   const previousKeys = new Map<string, string>();
   for (const name of order) {

@@ -106,7 +106,7 @@ test('a damaged index file is reported, not crashed on', () => {
   rmSync(dir, { recursive: true });
 });
 
-test('nodes: lookup, lookupMany in one call, latestForLayer, replace, delete', () => {
+test('nodes: lookup, lookupMany and knownKeys in one call, latestForLayer, replace, delete', () => {
   const dir = tmp();
   const ix = BuildIndex.open(dir);
   const recs = Array.from({ length: 50 }, (_, i) => node(`l${i % 5}`, i, 1000 + i));
@@ -128,6 +128,9 @@ test('nodes: lookup, lookupMany in one call, latestForLayer, replace, delete', (
   assert.equal(many.size, 50);
   for (const r of recs) assert.equal(many.get(r.key)?.manifestDigest, r.manifestDigest);
   assert.equal(ix.lookupMany([]).size, 0);
+  assert.deepEqual(ix.knownKeys([...unknown, ...recs.map((r) => r.key)]), new Set(recs.map((r) => r.key)));
+  assert.deepEqual(ix.knownKeys(unknown), new Set());
+  assert.equal(ix.knownKeys([]).size, 0);
 
   assert.equal(ix.latestForLayer('l3')?.key, recs[48]!.key); // n = 48 is the newest of l3
   assert.equal(ix.latestForLayer('none'), undefined);
