@@ -1,7 +1,8 @@
 /*
  * stacker_native: the few Linux syscalls Node lacks and that layer packing/unpacking needs:
  * extended attributes on paths without following symlinks (l*xattr) and mknod (for overlay
- * whiteouts, char 0/0, and FIFOs). Plain C over N-API so it builds against any Node >= 20 ABI
+ * whiteouts, char 0/0, and FIFOs), and mount/umount2 (an overlay mount without starting a
+ * process, inside the build's namespaces). Plain C over N-API so it builds against any Node >= 20 ABI
  * with no npm dependency.
  *
  * Paths may be passed as strings (UTF-8) or Buffers (raw bytes, for names that are not UTF-8).
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -236,6 +238,52 @@ static napi_value js_mknod(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* mount(source, target, fstype, flags, data): void. `flags` are MS_* bits (MS_RDONLY = 1). */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return NULL;
+  uint32_t flags;
+  if (napi_get_value_uint32(env, argv[3], &flags) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "flags must be a number");
+    return NULL;
+  }
+  char *src = get_path(env, argv[0], "source");
+  if (!src) return NULL;
+  char *target = get_path(env, argv[1], "target");
+  if (!target) { free(src); return NULL; }
+  char *fstype = get_path(env, argv[2], "fstype");
+  if (!fstype) { free(src); free(target); return NULL; }
+  char *data = get_path(env, argv[4], "data");
+  if (!data) { free(src); free(target); free(fstype); return NULL; }
+  int rc = mount(src, target, fstype, (unsigned long)flags, data);
+  int e = errno;
+  napi_value r = NULL;
+  if (rc != 0) r = throw_errno(env, e, "mount", target);
+  free(src);
+  free(target);
+  free(fstype);
+  free(data);
+  return r;
+}
+
+/* umount2(target, flags): void. `flags` are MNT_* bits (MNT_DETACH = 2). */
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  uint32_t flags;
+  if (napi_get_value_uint32(env, argv[1], &flags) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "flags must be a number");
+    return NULL;
+  }
+  char *target = get_path(env, argv[0], "target");
+  if (!target) return NULL;
+  int rc = umount2(target, (int)flags);
+  napi_value r = NULL;
+  if (rc != 0) r = throw_errno(env, errno, "umount2", target);
+  free(target);
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -243,6 +291,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lsetxattr", NULL, js_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -31,6 +31,10 @@ export interface StackerNative {
   lremovexattr(path: PathLike, name: string): void;
   /** `mode` includes the type bits (S_IFCHR, S_IFBLK, S_IFIFO). Fails with EEXIST if path exists. */
   mknod(path: PathLike, mode: number, major: number, minor: number): void;
+  /** mount(2); `flags` are MS_* bits. Needs CAP_SYS_ADMIN over the mount namespace. */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2); `flags` are MNT_* bits. */
+  umount2(target: string, flags: number): void;
 }
 
 const ADDON = join('build', 'Release', 'stacker_native.node');
