@@ -16,7 +16,7 @@
  * `why-rebuilt` (a dry run: planning only) is timed for c.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, openSync, rmSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,6 +169,11 @@ const row = (...cells: string[]): void => {
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 const loads: number[] = [];
 
+// bin/stacker.js runs tsc's output instead of the bundle when the bundle is older: measure the bundle.
+const bundle = statSync(join(repo, 'dist', 'bundle', 'stacker.cjs'), { throwIfNoEntry: false });
+if (bundle === undefined || bundle.mtimeMs < statSync(join(repo, 'dist', 'src', 'cli', 'main.js')).mtimeMs) {
+  throw new Error('dist/bundle/stacker.cjs is missing or older than dist/src: run `npm run build` first');
+}
 const scenarios = only.map((s) => (s === 'd' ? hello() : setUp(s)));
 for (const sc of scenarios) {
   process.stderr.write(`scenario ${sc.name}: ${sc.what}: first build...\n`);
