@@ -23,6 +23,7 @@ export interface CachedSpec {
 interface Entry extends CachedSpec {
   format: number;
   code: string;
+  /** sha256 of the identity. */
   identity: string;
   /** [absolute path, sha256 of its text] of every stacker file read, in reading order. */
   sources: [string, string][];
@@ -42,8 +43,8 @@ export class SpecCache {
     identity: unknown,
     private readonly substituteFile: string | undefined,
   ) {
-    this.identity = JSON.stringify(identity);
-    this.file = join(dir, `${sha256Digest(this.identity).slice('sha256:'.length, 'sha256:'.length + 32)}.json`);
+    this.identity = sha256Digest(JSON.stringify(identity));
+    this.file = join(dir, `${this.identity.slice('sha256:'.length, 'sha256:'.length + 32)}.json`);
   }
 
   /** The cached spec when every file it was loaded from is unchanged; undefined otherwise. */
