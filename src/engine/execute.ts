@@ -12,6 +12,7 @@ import { fromRecord, toRecord } from './index-adapter.js';
 import type { NodeDoc } from './inputs.js';
 import type { NodeResult } from './node-result.js';
 import { blobStoreDir, downloadsDir, importsDir } from './paths.js';
+import type { RetagOptions } from './output.js';
 import type { PlanNode } from './plan.js';
 import { schedule } from './schedule.js';
 
@@ -41,7 +42,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     index.recordBuildNode(buildId, step.state === 'build' ? { ...row(step), inputDocument: canonicalJson(docs.get(step.name)!.doc) } : row(step));
   }
   // Loaded here, not at the top: planning alone (why-rebuilt, publish) does not tag outputs.
-  const { retagOutput } = await import('./output.js');
+  const { retagOutput, retagOutputs } = await import('./output.js');
   const toBuild = steps.filter((s) => s.state === 'build');
   // A shell on failure needs the terminal to itself.
   const jobs = o.shellFail ? 1 : Math.max(1, Math.min(o.jobs ?? availableParallelism(), Math.max(1, toBuild.length)));
@@ -66,11 +67,13 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   };
   // Tags go into the output layout one at a time, in the order layers finish.
   let tagging = Promise.resolve();
-  const tag = (name: string): Promise<void> => {
+  const retagOptions = (name: string): RetagOptions => {
     const layer = spec.layers.get(name)!;
-    if (layer.buildOnly) return tagging;
-    const file = spec.files.find((f) => f.path === layer.file)!;
-    const done = tagging.then(() => retagOutput({ store, output, layer, file, result: resultOf(name), namespace: o.annotationsNamespace }));
+    return { store, output, layer, file: spec.files.find((f) => f.path === layer.file)!, result: resultOf(name), namespace: o.annotationsNamespace };
+  };
+  const tag = (name: string): Promise<void> => {
+    if (spec.layers.get(name)!.buildOnly) return tagging;
+    const done = tagging.then(() => retagOutput(retagOptions(name)));
     tagging = done.catch(() => {});
     return done;
   };
@@ -83,8 +86,8 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
       results.set(step.name, fromRecord(rec));
       counts.cached++;
       o.events.emit({ type: 'cache-hit', layer: step.name, key: step.key, manifest: rec.manifestDigest ?? undefined });
-      await tag(step.name);
     }
+    await retagOutputs(steps.filter((s) => s.state === 'cached').map((s) => retagOptions(s.name)).filter((r) => !r.layer.buildOnly));
     if (toBuild.length > 0) {
       // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
       const ctx = await buildContext(o, store, resultOf, abort.signal);
