@@ -113,12 +113,17 @@ export class BuildIndex {
     return row && toNode(row);
   }
 
-  /** The records of every key that has one, in one query (planning a whole graph). */
-  lookupMany(keys: readonly string[]): Map<string, NodeRecord> {
+  /**
+   * The records of every key that has one, in one query (planning a whole graph). With
+   * `document: false` their input documents are left out (`inputDocument` is ''): what a build
+   * needs of its cache hits.
+   */
+  lookupMany(keys: readonly string[], opts: { document?: boolean } = {}): Map<string, NodeRecord> {
     const out = new Map<string, NodeRecord>();
     if (keys.length === 0) return out;
+    const columns = opts.document === false ? NODE_COLUMNS.replace('d.doc', "'' AS doc") : NODE_COLUMNS;
     const rows = this.stmt(
-      `SELECT ${NODE_COLUMNS} FROM nodes n JOIN documents d ON d.key = n.key
+      `SELECT ${columns} FROM nodes n JOIN documents d ON d.key = n.key
        WHERE n.key IN (SELECT value FROM json_each(?))`,
     ).all(JSON.stringify(keys)) as NodeRow[];
     for (const row of rows) out.set(row.key, toNode(row));
@@ -218,6 +223,13 @@ export class BuildIndex {
       `INSERT INTO builds (started_at, argv_json, tool_version, pid, hostname) VALUES (?, ?, ?, ?, ?)`,
     ).run(info.startedAt ?? Date.now(), JSON.stringify(info.argv), info.toolVersion, info.pid ?? process.pid, info.hostname ?? hostname());
     return Number(r.lastInsertRowid);
+  }
+
+  /** recordBuildNode for many rows, in one transaction. */
+  recordBuildNodes(buildId: number, rows: readonly NewBuildNode[]): void {
+    this.db.transaction(() => {
+      for (const row of rows) this.recordBuildNode(buildId, row);
+    })();
   }
 
   /** Records (or updates) what build `buildId` did with a layer; one transaction. */

@@ -38,9 +38,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     }
     return r;
   };
-  for (const step of steps) {
-    index.recordBuildNode(buildId, step.state === 'build' ? { ...row(step), inputDocument: canonicalJson(docs.get(step.name)!.doc) } : row(step));
-  }
+  index.recordBuildNodes(buildId, steps.map((step) => (step.state === 'build' ? { ...row(step), inputDocument: canonicalJson(docs.get(step.name)!.doc) } : row(step))));
   // Loaded here, not at the top: planning alone (why-rebuilt, publish) does not tag outputs.
   const { retagOutput, retagOutputs } = await import('./output.js');
   const toBuild = steps.filter((s) => s.state === 'build');
@@ -67,27 +65,32 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   };
   // Tags go into the output layout one at a time, in the order layers finish.
   let tagging = Promise.resolve();
+  let tagsMoved = 0;
   const retagOptions = (name: string): RetagOptions => {
     const layer = spec.layers.get(name)!;
     return { store, output, layer, file: spec.files.find((f) => f.path === layer.file)!, result: resultOf(name), namespace: o.annotationsNamespace };
   };
   const tag = (name: string): Promise<void> => {
     if (spec.layers.get(name)!.buildOnly) return tagging;
-    const done = tagging.then(() => retagOutput(retagOptions(name)));
+    const done = tagging.then(async () => {
+      if (await retagOutput(retagOptions(name))) tagsMoved++;
+    });
     tagging = done.catch(() => {});
     return done;
   };
 
   try {
     // Hits first, in plan order: their results come from the index, whatever their parents are.
+    const hits = index.lookupMany(steps.filter((s) => s.state === 'cached').map((s) => s.key), { document: false });
     for (const step of steps) {
       if (step.state !== 'cached') continue;
-      const rec = index.lookup(step.key)!;
+      const rec = hits.get(step.key);
+      if (rec === undefined) throw new Error(`bug: cached layer ${step.name} has no record (${step.key})`);
       results.set(step.name, fromRecord(rec));
       counts.cached++;
       o.events.emit({ type: 'cache-hit', layer: step.name, key: step.key, manifest: rec.manifestDigest ?? undefined });
     }
-    await retagOutputs(steps.filter((s) => s.state === 'cached').map((s) => retagOptions(s.name)).filter((r) => !r.layer.buildOnly));
+    tagsMoved += await retagOutputs(steps.filter((s) => s.state === 'cached').map((s) => retagOptions(s.name)).filter((r) => !r.layer.buildOnly));
     if (toBuild.length > 0) {
       // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
       const ctx = await buildContext(o, store, resultOf, abort.signal);
@@ -129,7 +132,8 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     }
     finish('success');
     // Like stacker: blobs no tag reaches any more leave the output layout (the store keeps them).
-    await output.gc();
+    // Only a moved tag can leave blobs unreached.
+    if (tagsMoved > 0) await output.gc();
     return 0;
   } catch (e) {
     finish(abort.signal.aborted ? 'interrupted' : 'failed');
