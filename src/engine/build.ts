@@ -1,5 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { StackerError, type BuildSpec, type EventSink } from '../core/index.js';
 import { BuildIndex } from '../cache/index.js';
 import { loadBuildSpec, type LoadOptions } from '../config/index.js';
@@ -30,7 +29,8 @@ export interface BuildOptions {
 }
 
 const LOCK_ENV = 'STACKER_LOCK_HELD_BY';
-const PLAN_ENV = 'STACKER_PLAN_FILE';
+/** Set for the builder: the fd it reads the plan from. */
+const PLAN_ENV = 'STACKER_PLAN_FD';
 
 export interface Planned {
   docs: Map<string, NodeDoc>;
@@ -49,11 +49,22 @@ async function inBuildNamespace(): Promise<boolean> {
   return process.env[PLAN_ENV] !== undefined && (await import('../runtime/userns.js')).inBuildNamespace();
 }
 
-function readHandedPlan(): Planned | undefined {
-  const f = process.env[PLAN_ENV];
-  if (f === undefined) return undefined;
-  const data = JSON.parse(readFileSync(f, 'utf8')) as { docs: [string, NodeDoc][]; steps: PlanNode[] };
+/** The plan handed over on fd 3 (read to its end: the planner has written all of it). */
+function readHandedPlan(): Planned {
+  const data = JSON.parse(readFileSync(Number(process.env[PLAN_ENV]), 'utf8')) as { docs: [string, NodeDoc][]; steps: PlanNode[] };
   return { docs: new Map(data.docs), steps: data.steps };
+}
+
+/**
+ * Re-executes this CLI inside the build namespaces and hands it the plan on a pipe (its fd 3):
+ * the builder then uses the same keys without hashing or asking registries again, and no plan
+ * file is left behind by a killed build. Resolves with the builder's exit code.
+ */
+async function handToBuilder(o: BuildOptions, { docs, steps }: Planned): Promise<number> {
+  const { startInNamespace } = await import('../runtime/userns.js');
+  const child = startInNamespace(o.argv, { pipe: true, env: { [LOCK_ENV]: String(process.pid), [PLAN_ENV]: '3' } });
+  child.input!.end(JSON.stringify({ docs: [...docs], steps }));
+  return child.exit;
 }
 
 /**
@@ -141,8 +152,11 @@ function listing(index: BuildIndex, path: string | undefined, digest: string): T
 
 /** `stacker build`: plan outside any namespace; enter one only when something must build. */
 export async function runBuild(o: BuildOptions): Promise<number> {
+  const namespaced = await inBuildNamespace();
+  const handed = namespaced ? readHandedPlan() : undefined;
   const { spec, warnings } = await loadBuildSpec(o.load);
-  for (const w of warnings) o.events.emit({ type: 'log', level: 'warn', message: w });
+  // The planner outside has said these already.
+  if (!namespaced) for (const w of warnings) o.events.emit({ type: 'log', level: 'warn', message: w });
   if (o.orderOnly) {
     spec.files.forEach((f, i) => o.events.emit({ type: 'log', level: 'info', message: `${i} build ${f.path}: requires: [${f.prerequisites.join(' ')}]` }));
     return 0;
@@ -150,35 +164,26 @@ export async function runBuild(o: BuildOptions): Promise<number> {
   const graph = buildLayerGraph(spec);
   const order = o.targets.length > 0 ? ancestorsAndSelf(graph, checkTargets(spec, o.targets)) : graph.order;
 
-  const namespaced = await inBuildNamespace();
   const inherited = process.env[LOCK_ENV] !== undefined && namespaced;
   const release = inherited ? () => {} : await acquireLock(o.paths.stackerDir, {
     wait: true,
     onWait: (h) => o.events.emit({ type: 'log', level: 'info', message: `waiting for the lock on ${o.paths.stackerDir}, held by pid ${h.pid} (${h.cmd})` }),
   });
-  const index = BuildIndex.open(o.paths.stackerDir);
+  let index: BuildIndex | undefined;
   try {
     // Inside the namespace, use the plan the outer process made: the same keys, no second
     // round of hashing and registry requests (and file owners read the same as outside).
-    const handed = namespaced ? readHandedPlan() : undefined;
+    index = BuildIndex.open(o.paths.stackerDir);
     const planned = handed ?? await planBuild(o, spec, order, index);
     const { docs, steps } = planned;
     if (handed === undefined) storeTrees(index, planned);
     if (steps.some((s) => s.state === 'build') && !namespaced) {
       index.close();
-      process.env[LOCK_ENV] = String(process.pid);
-      const planFile = join(o.paths.stackerDir, `plan-${process.pid}.json`);
-      writeFileSync(planFile, JSON.stringify({ docs: [...docs], steps }));
-      process.env[PLAN_ENV] = planFile;
-      try {
-        return await (await import('../runtime/userns.js')).reexecInNamespace(o.argv);
-      } finally {
-        rmSync(planFile, { force: true });
-      }
+      return await handToBuilder(o, planned);
     }
     return await (await import('./execute.js')).execute(o, spec, steps, docs, index);
   } finally {
-    index.close();
+    index?.close();
     release();
   }
 }

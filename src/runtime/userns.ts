@@ -49,30 +49,41 @@ export function requireSubids(): void {
   }
 }
 
+/** A CLI process started inside the build namespaces: its exit code, and a pipe to it on fd 3. */
+export interface NamespacedChild {
+  exit: Promise<number>;
+  /** Fd 3 of the child (only with `pipe: true`). */
+  input: NodeJS.WritableStream | undefined;
+}
+
 /**
  * Runs this same CLI again inside a new user + mount namespace (an unprivileged caller) or a
  * new mount namespace (root). Node cannot unshare itself, so util-linux `unshare` does it;
  * `newuidmap` maps 0 to the caller and 1..65535 to its subordinate range. Mounts made inside
  * vanish with the namespace, so nothing is left mounted on the host whatever happens.
- * Signals are forwarded; resolves with the child's exit code.
+ * Signals are forwarded. With `pipe`, the child's fd 3 is a pipe from this process.
  */
-export function reexecInNamespace(argv: string[]): Promise<number> {
+export function startInNamespace(argv: string[], opts: { pipe?: boolean; env?: Record<string, string> } = {}): NamespacedChild {
   const root = process.getuid?.() === 0;
   if (!root) requireSubids();
   const nsArgs = root
     ? ['--mount', '--propagation', 'private']
     : ['--user', '--map-root-user', '--map-auto', '--mount', '--propagation', 'private'];
   const child = spawn('unshare', [...nsArgs, '--', process.execPath, ...process.execArgv, ...argv], {
-    stdio: 'inherit',
-    env: { ...process.env, [IN_NAMESPACE_ENV]: '1' },
+    stdio: opts.pipe ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
+    env: { ...process.env, ...opts.env, [IN_NAMESPACE_ENV]: '1' },
   });
   const forward = (sig: NodeJS.Signals) => () => {
     child.kill(sig);
   };
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
-  return new Promise((resolve, reject) => {
+  const input = opts.pipe ? (child.stdio[3] as NodeJS.WritableStream) : undefined;
+  // A child that ends without reading its input must not fail this process (EPIPE).
+  input?.on('error', () => {});
+  const exit = new Promise<number>((resolve, reject) => {
     child.on('error', (e) => {
+      for (const [s, h] of handlers) process.off(s, h);
       reject(new StackerError('STACKER_E_NAMESPACE', `could not start unshare: ${e.message}`, {
         hint: 'install util-linux and uidmap (apt-get install uidmap); `stacker check` lists what is missing',
       }));
@@ -82,4 +93,10 @@ export function reexecInNamespace(argv: string[]): Promise<number> {
       resolve(code ?? (signal === 'SIGINT' ? 130 : 128 + 15));
     });
   });
+  return { exit, input };
+}
+
+/** startInNamespace, waiting for the child's exit code. */
+export function reexecInNamespace(argv: string[]): Promise<number> {
+  return startInNamespace(argv).exit;
 }
