@@ -58,6 +58,13 @@ function runCached(file) {
   const script = new vm.Script(wrapped, { filename: file, cachedData: cached });
   if (cacheFile !== undefined && (cached === undefined || script.cachedDataRejected)) {
     process.once('exit', () => writeCodeCache(cacheFile, script));
+  } else if (cacheFile !== undefined && process.env.STACKER_IN_NAMESPACE === '1') {
+    // The cache holds what its first run compiled (often a no-op or `clean`): a builder, which
+    // runs the build machinery, adds that once it has compiled clearly more.
+    process.once('exit', () => {
+      const data = script.createCachedData();
+      if (data.length > cached.length * 1.1) writeCodeCache(cacheFile, script, data);
+    });
   }
   const module = { exports: {} };
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
@@ -83,12 +90,12 @@ function checkoutId(file) {
   return h.toString(16).padStart(8, '0');
 }
 
-function writeCodeCache(cacheFile, script) {
+function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
   const dir = path.dirname(cacheFile);
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fs.writeFileSync(tmp, script.createCachedData());
+    fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, cacheFile);
     const prefix = `${path.basename(cacheFile).split('-')[0]}-`;
     for (const f of fs.readdirSync(dir)) {
