@@ -721,7 +721,8 @@ export async function mutate(ws: Workspace, r: Rng, kind: MutationKind, c: Const
         });
       }
       if (what === 'build_only') {
-        const l = m.layers.find((x) => x.name === r.pick(c.leaves))!;
+        const leaf = r.pick(c.leaves); // once: a pick inside find() would draw anew for every layer
+        const l = m.layers.find((x) => x.name === leaf)!;
         return yamlChange(`${l.name}.build_only: ${l.buildOnly} -> ${!l.buildOnly}`, [l.name], () => {
           l.buildOnly = !l.buildOnly;
         });

@@ -8,7 +8,8 @@
  * back), comments and whitespace in stacker.yaml never count; content, names, modes, symlink
  * targets, types, run text, environment and labels always do.
  *
- * Replay a failure: STACKER_INVALIDATION_SEED=<seed printed by the test> (and
+ * A fixed seed by default; STACKER_INVALIDATION_SEED=random draws a new one. Replay a failure:
+ * STACKER_INVALIDATION_SEED=<seed printed by the test> (and
  * STACKER_INVALIDATION_STEPS=<n> to change the number of mutations, default 80).
  */
 import { after, describe, test } from 'node:test';
@@ -133,12 +134,17 @@ async function makeWorkspace(m: ProjectModel): Promise<{ p: Project; ws: Workspa
   return { p, ws };
 }
 
+/** A seed that draws every mutation kind, undos and builds (any seed must pass). */
+const DEFAULT_SEED = 1093268248;
+
 describe('invalidation: random mutations rebuild exactly the dependent layers (unprivileged, end to end)', () => {
   after(cleanup);
 
   test('a seeded sequence of mutations, undos and builds: dry runs and builds against the model', async (t) => {
     spent.clear();
-    const seed = process.env.STACKER_INVALIDATION_SEED !== undefined ? Number(process.env.STACKER_INVALIDATION_SEED) : randomInt(2 ** 31);
+    // A fixed seed by default, so CI is repeatable; `random` explores new sequences.
+    const asked = process.env.STACKER_INVALIDATION_SEED;
+    const seed = asked === 'random' ? randomInt(2 ** 31) : asked !== undefined ? Number(asked) : DEFAULT_SEED;
     const steps = Number(process.env.STACKER_INVALIDATION_STEPS ?? 80);
     t.diagnostic(`seed ${seed}, ${steps} mutations (replay: STACKER_INVALIDATION_SEED=${seed})`);
     const r = new Rng(seed);
