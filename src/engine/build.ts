@@ -31,6 +31,8 @@ export interface BuildOptions {
 const LOCK_ENV = 'STACKER_LOCK_HELD_BY';
 /** Set for the builder: the fd it reads the plan from. */
 const PLAN_ENV = 'STACKER_PLAN_FD';
+/** Set for the builder: when the planner started (ms since the epoch), for the build's duration. */
+export const STARTED_ENV = 'STACKER_STARTED_AT';
 
 export interface Planned {
   docs: Map<string, NodeDoc>;
@@ -62,7 +64,7 @@ function readHandedPlan(): Planned {
  */
 async function handToBuilder(o: BuildOptions, { docs, steps }: Planned): Promise<number> {
   const { startInNamespace } = await import('../runtime/userns.js');
-  const child = startInNamespace(o.argv, { pipe: true, env: { [LOCK_ENV]: String(process.pid), [PLAN_ENV]: '3' } });
+  const child = startInNamespace(o.argv, { pipe: true, env: { [LOCK_ENV]: String(process.pid), [PLAN_ENV]: '3', [STARTED_ENV]: String(Math.round(performance.timeOrigin)) } });
   child.input!.end(JSON.stringify({ docs: [...docs], steps }));
   return child.exit;
 }

@@ -6,7 +6,7 @@ import { dependencyEdges } from '../graph/build-graph.js';
 import type { BuildIndex, NewBuildNode } from '../cache/index.js';
 import { canonicalJson } from '../fingerprint/canonical.js';
 import { OciLayout } from '../oci/layout.js';
-import type { BuildOptions } from './build.js';
+import { STARTED_ENV, type BuildOptions } from './build.js';
 import type { NodeBuildContext } from './build-node.js';
 import { fromRecord, toRecord } from './index-adapter.js';
 import type { NodeDoc } from './inputs.js';
@@ -25,7 +25,8 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const buildId = index.startBuild({ argv: o.argv, toolVersion: '0.1.0' });
-  const t0Build = Date.now();
+  // From the start of the command the user ran (the planner's, for the builder it re-executed).
+  const t0Build = Number(process.env[STARTED_ENV]) || Math.round(performance.timeOrigin);
   // Every node is recorded before anything runs: a node that must build starts as 'skipped'
   // (not built yet) with its key, the key it was compared against, its reasons and its whole
   // input document, so a failed or killed build can still be explained (`why-rebuilt --build N`).
