@@ -50,7 +50,6 @@ export async function ensureExtracted(ctx: NodeBuildContext, desc: Descriptor, d
 }
 
 async function extract(ctx: NodeBuildContext, desc: Descriptor, diffId: Digest): Promise<void> {
-  if (ctx.overlay.hasLayer(diffId)) return;
   const tmp = ctx.overlay.tempDir('extract');
   try {
     const r = await unpackLayer(ctx.store.blobPath(desc.digest), {

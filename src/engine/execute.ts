@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { StackerError, StackerErrors, type BuildSpec, type Digest } from '../core/index.js';
+import { StackerError, StackerErrors, type BuildSpec, type Digest, type LayerSpec, type StackerFile } from '../core/index.js';
 import { dependencyEdges } from '../graph/build-graph.js';
 import type { BuildIndex, NewBuildNode } from '../cache/index.js';
 import { canonicalJson } from '../fingerprint/canonical.js';
@@ -12,7 +12,6 @@ import { fromRecord, toRecord } from './index-adapter.js';
 import type { NodeDoc } from './inputs.js';
 import type { NodeResult } from './node-result.js';
 import { blobStoreDir, downloadsDir, importsDir } from './paths.js';
-import type { RetagOptions } from './output.js';
 import type { PlanNode } from './plan.js';
 import { schedule } from './schedule.js';
 
@@ -41,8 +40,9 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   };
   index.recordBuildNodes(buildId, steps.map((step) => (step.state === 'build' ? { ...row(step), inputDocument: canonicalJson(docs.get(step.name)!.doc) } : row(step))));
   // Loaded here, not at the top: planning alone (why-rebuilt, publish) does not tag outputs.
-  const { retagOutput, retagOutputs } = await import('./output.js');
+  const { retagOutputs } = await import('./output.js');
   const toBuild = steps.filter((s) => s.state === 'build');
+  const hitSteps = steps.filter((s) => s.state === 'cached');
   // A shell on failure needs the terminal to itself.
   const jobs = o.shellFail ? 1 : Math.max(1, Math.min(o.jobs ?? availableParallelism(), Math.max(1, toBuild.length)));
   o.events.emit({ type: 'build-planned', layers: steps.length, toBuild: toBuild.length, cached: steps.length - toBuild.length, jobs });
@@ -56,7 +56,10 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     index.finishBuild(buildId, status, summary);
     o.events.emit({
       type: 'build-finished', status, ...summary,
-      failures: failures.map(({ layer, error }) => ({ layer, code: error instanceof StackerError ? error.code : 'STACKER_E_INTERNAL', message: (error as Error)?.message ?? String(error) })),
+      failures: failures.map(({ layer, error }) => {
+        const { code, message } = asStackerError(error);
+        return { layer, code, message };
+      }),
     });
   };
   const resultOf = (name: string): NodeResult => {
@@ -64,46 +67,36 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     if (r === undefined) throw new Error(`bug: ${name} used before it was built`);
     return r;
   };
-  // Tags go into the output layout one at a time, in the order layers finish.
-  let tagging = Promise.resolve();
+  const fileOf = (layer: LayerSpec): StackerFile => spec.files.find((f) => f.path === layer.file)!;
+  // Tags go into the output layout as layers finish (the layout serializes its index updates).
   let tagsMoved = 0;
-  const retagOptions = (name: string): RetagOptions => {
-    const layer = spec.layers.get(name)!;
-    return { store, output, layer, file: spec.files.find((f) => f.path === layer.file)!, result: resultOf(name), namespace: o.annotationsNamespace };
-  };
-  const tag = (name: string): Promise<void> => {
-    if (spec.layers.get(name)!.buildOnly) return tagging;
-    const done = tagging.then(async () => {
-      if (await retagOutput(retagOptions(name))) tagsMoved++;
-    });
-    tagging = done.catch(() => {});
-    return done;
+  const tag = async (names: string[]): Promise<void> => {
+    const layers = names.map((n) => spec.layers.get(n)!).filter((l) => !l.buildOnly);
+    tagsMoved += await retagOutputs(layers.map((layer) => ({ store, output, layer, file: fileOf(layer), result: resultOf(layer.name), namespace: o.annotationsNamespace })));
   };
 
   try {
     // Hits first, in plan order: their results come from the index, whatever their parents are.
-    const hits = index.lookupMany(steps.filter((s) => s.state === 'cached').map((s) => s.key), { document: false });
-    for (const step of steps) {
-      if (step.state !== 'cached') continue;
+    const hits = index.lookupMany(hitSteps.map((s) => s.key), { document: false });
+    for (const step of hitSteps) {
       const rec = hits.get(step.key);
       if (rec === undefined) throw new Error(`bug: cached layer ${step.name} has no record (${step.key})`);
       results.set(step.name, fromRecord(rec));
       counts.cached++;
       o.events.emit({ type: 'cache-hit', layer: step.name, key: step.key, manifest: rec.manifestDigest ?? undefined });
     }
-    tagsMoved += await retagOutputs(steps.filter((s) => s.state === 'cached').map((s) => retagOptions(s.name)).filter((r) => !r.layer.buildOnly));
+    await tag(hitSteps.map((s) => s.name));
     if (toBuild.length > 0) {
       // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
       const ctx = await buildContext(o, store, resultOf, abort.signal);
       const { buildNode } = await import('./build-node.js');
       const buildOne = async (step: PlanNode): Promise<void> => {
         const layer = spec.layers.get(step.name)!;
-        const file = spec.files.find((f) => f.path === layer.file)!;
         const { doc } = docs.get(step.name)!;
         o.events.emit({ type: 'node-started', layer: step.name, reason: step.reason ?? '' });
         const t0 = Date.now();
         try {
-          const r = await buildNode(ctx, layer, file, doc.base.type === 'docker' ? doc.base.manifest : undefined);
+          const r = await buildNode(ctx, layer, fileOf(layer), doc.base.type === 'docker' ? doc.base.manifest : undefined);
           results.set(step.name, r);
           index.recordNode(toRecord(step.key, step.name, canonicalJson(doc), r, layer.buildOnly));
           counts.built++;
@@ -117,7 +110,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
           return;
         }
         // Built and recorded; only its tag in the output layout failed.
-        await tag(step.name).catch((e: unknown) => failures.push({ layer: step.name, error: e }));
+        await tag([step.name]).catch((e: unknown) => failures.push({ layer: step.name, error: e }));
       };
       await schedule(toBuild, jobs, (name) => dependencyEdges(spec.layers.get(name)!).map((e) => e.from), results, () => failures.length > 0 || abort.signal.aborted, buildOne);
     }
