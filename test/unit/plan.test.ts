@@ -1,16 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan } from '../../src/engine/plan.js';
-import type { InputDocument } from '../../src/engine/input-document.js';
-
-function doc(name: string, over: Partial<InputDocument> = {}): InputDocument {
-  return {
-    format: 1, name, base: { type: 'scratch' }, parents: [], imports: [], run: 'true',
-    config: { environment: {}, labels: {}, volumes: [], cmd: null, entrypoint: null, fullCommand: null, workingDir: null, runtimeUser: null, annotations: {}, generateLabels: [], os: 'linux', arch: 'amd64' },
-    buildEnv: {}, buildEnvPassthrough: null, binds: [], overlayDirs: [], buildOnly: false, legacyImport: false, sourceDateEpoch: null,
-    output: { layerType: 'tar+gzip', recipe: 'r' }, ...over,
-  };
-}
+import { doc } from './input-document-fixture.js';
 
 test('plan: known keys are cached, unknown ones say why', () => {
   const prevApp = doc('app', { imports: [{ path: 'install.sh', dest: null, mode: null, uid: null, gid: null, digest: 'sha256:' + '1'.repeat(64) }] });

@@ -6,17 +6,9 @@ import { plan } from '../../src/engine/plan.js';
 import { reasonLines, renderWhy } from '../../src/report/why-render.js';
 import type { TreeEntry } from '../../src/fingerprint/tree-digest.js';
 import type { Digest } from '../../src/core/digest.js';
+import { doc } from './input-document-fixture.js';
 
 const H = (c: string): string => `sha256:${c.repeat(64)}`;
-
-function doc(name: string, over: Partial<InputDocument> = {}): InputDocument {
-  return {
-    format: 1, name, base: { type: 'scratch' }, parents: [], imports: [], run: 'true',
-    config: { environment: {}, labels: {}, volumes: [], cmd: null, entrypoint: null, fullCommand: null, workingDir: null, runtimeUser: null, annotations: {}, generateLabels: [], os: 'linux', arch: 'amd64' },
-    buildEnv: {}, buildEnvPassthrough: null, binds: [], overlayDirs: [], buildOnly: false, legacyImport: false, sourceDateEpoch: null,
-    output: { layerType: 'tar+gzip', recipe: 'r1' }, ...over,
-  };
-}
 
 const imp = (path: string, digest: string, over: Partial<InputDocument['imports'][number]> = {}): InputDocument['imports'][number] =>
   ({ path, dest: null, mode: null, uid: null, gid: null, digest, ...over });

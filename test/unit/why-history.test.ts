@@ -11,15 +11,7 @@ import { packEntries, type TreeEntry } from '../../src/fingerprint/tree-digest.j
 import type { InputDocument } from '../../src/engine/input-document.js';
 import { explainBuild, findLastRebuild, listHistory, outcomeOf } from '../../src/engine/why-history.js';
 import { formatDuration, renderHistory, renderWhy } from '../../src/report/why-render.js';
-
-function doc(name: string, over: Partial<InputDocument> = {}): InputDocument {
-  return {
-    format: 1, name, base: { type: 'scratch' }, parents: [], imports: [], run: 'true',
-    config: { environment: {}, labels: {}, volumes: [], cmd: null, entrypoint: null, fullCommand: null, workingDir: null, runtimeUser: null, annotations: {}, generateLabels: [], os: 'linux', arch: 'amd64' },
-    buildEnv: {}, buildEnvPassthrough: null, binds: [], overlayDirs: [], buildOnly: false, legacyImport: false, sourceDateEpoch: null,
-    output: { layerType: 'tar+gzip', recipe: 'r1' }, ...over,
-  };
-}
+import { doc } from './input-document-fixture.js';
 
 function withIndex(fn: (ix: BuildIndex) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'why-history-'));
