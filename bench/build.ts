@@ -7,15 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { asUser, bin, median, prefix, repo, runsArg } from './common.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(repo, 'bin', 'stacker.js');
-const asIndex = process.argv.indexOf('--as');
-const asUser = asIndex >= 0 ? process.argv[asIndex + 1] : undefined;
-const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 5);
-const prefix = asUser !== undefined ? ['runuser', '-u', asUser, '--'] : [];
+const runs = runsArg(5);
 
 function timeBuild(cwd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
@@ -26,7 +21,6 @@ function timeBuild(cwd: string, args: string[]): number {
   return ms;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (!existsSync(join(repo, 'examples', 'base', 'oci', 'index.json'))) {
   throw new Error('examples/base/oci is missing: run scripts/make-busybox-oci.sh examples/base/oci first');

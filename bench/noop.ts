@@ -18,19 +18,14 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { asUser, bin, median, prefix, repo, runsArg } from './common.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(repo, 'bin', 'stacker.js');
 const args = process.argv.slice(2);
-const asUser = args.includes('--as') ? args[args.indexOf('--as') + 1] : undefined;
-const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 7);
+const runs = runsArg(7);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]!.split(',') : ['a', 'b', 'c', 'd'];
-const prefix = asUser !== undefined ? ['runuser', '-u', asUser, '--'] : [];
 const benchDir = join(process.env.STACKER_BENCH_DIR ?? '/var/tmp/stacker-bench', 'noop');
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pad = (i: number, n = 2): string => String(i).padStart(n, '0');
 
 function run(cwd: string, argv: string[]): { ms: number; out: string } {

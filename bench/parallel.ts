@@ -11,15 +11,10 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { asUser, bin, median, prefix, repo, runsArg } from './common.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(repo, 'bin', 'stacker.js');
-const asIndex = process.argv.indexOf('--as');
-const asUser = asIndex >= 0 ? process.argv[asIndex + 1] : undefined;
-const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 3);
-const prefix = asUser !== undefined ? ['runuser', '-u', asUser, '--'] : [];
+const runs = runsArg(3);
 
 function stacker(cwd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
@@ -29,7 +24,6 @@ function stacker(cwd: string, args: string[]): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function file(run: (i: number) => string): string {
   const names = [1, 2, 3, 4].map((i) => `l${i}`);

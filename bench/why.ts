@@ -18,15 +18,10 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { asUser, bin, median, prefix, repo, runsArg } from './common.js';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(repo, 'bin', 'stacker.js');
-const asIndex = process.argv.indexOf('--as');
-const asUser = asIndex >= 0 ? process.argv[asIndex + 1] : undefined;
-const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 7);
-const prefix = asUser !== undefined ? ['runuser', '-u', asUser, '--'] : [];
+const runs = runsArg(7);
 const LAYERS = 20;
 
 function stacker(cwd: string, args: string[]): { ms: number; out: string } {
@@ -38,7 +33,6 @@ function stacker(cwd: string, args: string[]): { ms: number; out: string } {
   return { ms, out: r.stdout };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Timing { median: number; min: number }
 

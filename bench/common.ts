@@ -1,0 +1,22 @@
+/**
+ * What the CLI benches share: where the repo and its `stacker` are, their common arguments
+ * (`[runs]` and `--as USER`: run the CLI as that ordinary user with `runuser`, the rootless
+ * path) and the median.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const bin = join(repo, 'bin', 'stacker.js');
+
+const args = process.argv.slice(2);
+export const asUser: string | undefined = args.includes('--as') ? args[args.indexOf('--as') + 1] : undefined;
+/** argv prefix that runs a command as `asUser` (none: as the caller). */
+export const prefix: string[] = asUser !== undefined ? ['runuser', '-u', asUser, '--'] : [];
+
+/** The first plain number among the arguments, or `fallback`. */
+export function runsArg(fallback: number): number {
+  return Number(args.find((a) => /^\d+$/.test(a)) ?? fallback);
+}
+
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
