@@ -94,18 +94,25 @@ export function buildLayerGraph(spec: BuildSpec): LayerGraph {
   };
 }
 
+/** The edges of a cycle's walk from its first member, until it is back there or stuck. */
+export function walkCycle(members: string[], within: DepEdge[]): DepEdge[] {
+  const path: DepEdge[] = [];
+  let cur = members[0]!;
+  for (let i = 0; i < within.length; i++) {
+    const next = within.find((e) => e.from === cur && !path.includes(e));
+    if (next === undefined) break;
+    path.push(next);
+    cur = next.to;
+    if (cur === members[0]) break;
+  }
+  return path;
+}
+
 function cycleError(members: string[], edges: DepEdge[]): StackerError {
   const set = new Set(members);
   const inCycle = edges.filter((e) => set.has(e.from) && set.has(e.to));
   // Walk the cycle from its first member so the message reads as a path.
-  const path: DepEdge[] = [];
-  let cur = members[0]!;
-  for (let i = 0; i < members.length; i++) {
-    const next = inCycle.find((e) => e.from === cur && !path.includes(e));
-    if (next === undefined) break;
-    path.push(next);
-    cur = next.to;
-  }
+  const path = walkCycle(members, inCycle);
   const text = path.map((e) => `${e.from} -> ${e.to} (${e.kind}${e.via ? ` ${e.via}` : ''})`).join(', ');
   return new StackerError('STACKER_E_CYCLE', `dependency cycle: ${text}`, {
     location: path[0]?.location,

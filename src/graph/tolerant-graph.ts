@@ -1,6 +1,6 @@
 import { Graph, alg } from '@dagrejs/graphlib';
 import type { BuildSpec } from '../core/index.js';
-import { dependencyEdges, type DepEdge } from './build-graph.js';
+import { dependencyEdges, walkCycle, type DepEdge } from './build-graph.js';
 
 /** A strongly connected set of layers and the dependency edges between them (a self-loop is one). */
 export interface GraphCycle {
@@ -134,15 +134,7 @@ function findCycles(names: string[], edges: DepEdge[]): GraphCycle[] {
 
 /** The component's edges, ordered as a walk from its first member where possible, the rest after. */
 function cyclePath(members: string[], within: DepEdge[]): DepEdge[] {
-  const path: DepEdge[] = [];
-  let cur = members[0]!;
-  for (let i = 0; i < within.length; i++) {
-    const next = within.find((e) => e.from === cur && !path.includes(e));
-    if (next === undefined) break;
-    path.push(next);
-    cur = next.to;
-    if (cur === members[0]) break;
-  }
+  const path = walkCycle(members, within);
   return [...path, ...within.filter((e) => !path.includes(e))];
 }
 
