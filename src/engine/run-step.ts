@@ -125,10 +125,6 @@ export interface RunStepOptions {
   createdStubs: string[];
 }
 
-function isSymlink(p: string): boolean {
-  return lstatSync(p).isSymbolicLink();
-}
-
 /** Runs the layer's `run` script in the sandbox; on failure optionally opens a shell there. */
 export async function runStep(o: RunStepOptions): Promise<void> {
   const { layer } = o;
@@ -145,6 +141,8 @@ export async function runStep(o: RunStepOptions): Promise<void> {
     ...layer.binds.map((b) => ({ path: b.dest, kind: statSync(b.source).isDirectory() ? 'dir' as const : 'file' as const })),
   ];
   o.createdStubs.push(...prepareMountPoints(o.rootfs, points));
+  const links = o.importNames.filter((n) => lstatSync(join(o.importsDir, n)).isSymbolicLink());
+  const binds = o.importNames.filter((n) => !links.includes(n));
   const spec: SandboxSpec = {
     rootfs: o.rootfs,
     argv: ['/stacker/imports/.stacker-run.sh'],
@@ -154,9 +152,9 @@ export async function runStep(o: RunStepOptions): Promise<void> {
     // there (with the same target text), as under /stacker/imports.
     roBinds: [
       { source: o.importsDir, dest: '/stacker/imports' },
-      ...o.importNames.filter((n) => !isSymlink(join(o.importsDir, n))).map((n) => ({ source: join(o.importsDir, n), dest: `/stacker/${n}` })),
+      ...binds.map((n) => ({ source: join(o.importsDir, n), dest: `/stacker/${n}` })),
     ],
-    symlinks: o.importNames.filter((n) => isSymlink(join(o.importsDir, n))).map((n) => ({ target: readlinkSync(join(o.importsDir, n)), dest: `/stacker/${n}` })),
+    symlinks: links.map((n) => ({ target: readlinkSync(join(o.importsDir, n)), dest: `/stacker/${n}` })),
     binds: layer.binds.map((b) => ({ source: b.source, dest: b.dest })),
   };
   const r = await runSandbox(spec, {
