@@ -1,5 +1,6 @@
 import { StackerError } from '../core/index.js';
 import { renderError } from '../report/index.js';
+import { mark } from '../core/trace.js';
 
 const HELP = `stacker - build OCI images from stacker.yaml files, without privilege
 
@@ -52,6 +53,8 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
 
 /** Entry point: returns nothing, sets process.exitCode. */
 export async function main(argv: string[]): Promise<void> {
+  mark('main');
+  process.once('exit', () => mark('exit'));
   const debug = argv.includes('--debug');
   const cmdIndex = argv.findIndex((a) => !a.startsWith('-') && COMMANDS[a] !== undefined);
   if (cmdIndex < 0) {

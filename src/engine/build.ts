@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { mark } from '../core/trace.js';
 import { StackerError, type BuildSpec, type EventSink } from '../core/index.js';
 import { BuildIndex } from '../cache/index.js';
 import { loadBuildSpec, type LoadOptions } from '../config/index.js';
@@ -64,9 +65,10 @@ function readHandedPlan(): Planned {
  */
 async function handToBuilder(o: BuildOptions, { docs, steps }: Planned): Promise<number> {
   const { startInNamespace } = await import('../runtime/userns.js');
+  mark('builder: spawn');
   const child = startInNamespace(o.argv, { pipe: true, env: { [LOCK_ENV]: String(process.pid), [PLAN_ENV]: '3', [STARTED_ENV]: String(Math.round(performance.timeOrigin)) } });
   child.input!.end(JSON.stringify({ docs: [...docs], steps }));
-  return child.exit;
+  return child.exit.finally(() => mark('builder: exited'));
 }
 
 /**
@@ -156,7 +158,9 @@ function listing(index: BuildIndex, path: string | undefined, digest: string): T
 export async function runBuild(o: BuildOptions): Promise<number> {
   const namespaced = await inBuildNamespace();
   const handed = namespaced ? readHandedPlan() : undefined;
+  mark('spec: start');
   const { spec, warnings } = await loadBuildSpec(o.load);
+  mark('spec: loaded');
   // The planner outside has said these already.
   if (!namespaced) for (const w of warnings) o.events.emit({ type: 'log', level: 'warn', message: w });
   if (o.orderOnly) {
@@ -178,6 +182,7 @@ export async function runBuild(o: BuildOptions): Promise<number> {
     index = BuildIndex.open(o.paths.stackerDir);
     const planned = handed ?? await planBuild(o, spec, order, index);
     const { docs, steps } = planned;
+    mark('planned');
     if (handed === undefined) storeTrees(index, planned);
     if (steps.some((s) => s.state === 'build') && !namespaced) {
       index.close();

@@ -1,3 +1,4 @@
+import { mark } from '../core/trace.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -16,6 +17,7 @@ import type { PlanNode } from './plan.js';
 import { schedule } from './schedule.js';
 
 export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs: Map<string, NodeDoc>, index: BuildIndex): Promise<number> {
+  mark('execute');
   const store = await OciLayout.open(blobStoreDir(o.paths), { create: true, paramName: 'stacker-dir store' });
   const output = await OciLayout.open(o.paths.ociDir, { create: true });
   const results = new Map<string, NodeResult>();
@@ -90,6 +92,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
       // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
       const ctx = await buildContext(o, store, resultOf, abort.signal);
       const { buildNode } = await import('./build-node.js');
+      mark('build context');
       const buildOne = async (step: PlanNode): Promise<void> => {
         const layer = spec.layers.get(step.name)!;
         const { doc } = docs.get(step.name)!;
@@ -125,6 +128,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
       throw new StackerErrors(failures.map(({ layer, error }) => inLayer(layer, asStackerError(error))));
     }
     finish('success');
+    mark('finished');
     // Like stacker: blobs no tag reaches any more leave the output layout (the store keeps them).
     // Only a moved tag can leave blobs unreached.
     if (tagsMoved > 0) await output.gc();

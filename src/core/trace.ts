@@ -1,0 +1,11 @@
+/**
+ * Timing marks for finding where a build's time goes: with STACKER_TRACE=1, each mark prints
+ * `trace <pid> <ms since the command started> <label>` on stderr. The start is the planner's
+ * (STACKER_STARTED_AT, handed to the builder) so both processes' marks share one clock.
+ */
+const on = process.env.STACKER_TRACE === '1';
+const t0 = Number(process.env.STACKER_STARTED_AT) || performance.timeOrigin;
+
+export function mark(label: string): void {
+  if (on) process.stderr.write(`trace ${process.pid} ${(performance.timeOrigin + performance.now() - t0).toFixed(1)} ${label}\n`);
+}
