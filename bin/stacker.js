@@ -1,5 +1,10 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' //; if [ -n "$NODE_EXTRA_CA_CERTS" ]; then STACKER_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export STACKER_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS; fi; exec node "$0" "$@"
 'use strict';
+// Run as a program, this file is a shell script first (the line above; to JavaScript it is a
+// string and a comment): it moves NODE_EXTRA_CA_CERTS aside, because Node 20 parses that file
+// when it starts (~40 ms for a distribution's CA bundle), then runs itself with node. The
+// certificates are read on the first HTTPS request instead (src/core/http.ts).
 // The stacker command (CommonJS: bin/package.json). A version gate, then the CLI: the one-file
 // bundle dist/bundle/stacker.cjs made by `npm run build` (scripts/bundle.mjs), compiled with a V8
 // code cache kept in the user's cache dir. Loading modules was most of a no-op build's time.

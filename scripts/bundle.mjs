@@ -40,7 +40,7 @@ await build({
   inject: [join(root, 'scripts', 'bundle-import-meta.mjs')],
   // better-sqlite3 is always given its addon's path (cache/build-index.ts), so it never loads
   // `bindings`, which could not find the addon from the bundle anyway.
-  external: ['bindings'],
+  external: ['bindings', 'undici'],
   logLevel: 'warning',
 });
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigCode } from './codes.js';
+import { httpFetch } from '../core/http.js';
 
 export type ReadResult =
   | { ok: true; text: string }
@@ -12,7 +13,7 @@ export const isHttpUrl = (s: string): boolean => /^https?:\/\//i.test(s);
 export async function readSource(target: string, shown: string): Promise<ReadResult> {
   if (isHttpUrl(target)) {
     try {
-      const res = await fetch(target, { redirect: 'follow' });
+      const res = await httpFetch(target, { redirect: 'follow' });
       if (res.status !== 200) {
         return { ok: false, code: ConfigCode.Fetch, message: `couldn't download ${target}: HTTP ${res.status} ${res.statusText}`.trimEnd(), notFound: false };
       }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StackerError, type SourceLocation } from '../core/index.js';
+import { httpFetch } from '../core/http.js';
 
 export interface FetchOptions {
   /**
@@ -56,7 +57,7 @@ async function fetchInto(slot: string, url: string, expectedHex: string | undefi
   const where = opts.location !== undefined ? { location: opts.location } : {};
   let res: Response;
   try {
-    res = await fetch(url, { redirect: 'follow', headers });
+    res = await httpFetch(url, { redirect: 'follow', headers });
   } catch (e) {
     const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
     throw new StackerError('STACKER_E_DOWNLOAD', `couldn't download ${url}: ${cause}`, { ...where, hint: 'check the URL and that the server is reachable' });

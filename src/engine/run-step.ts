@@ -4,6 +4,7 @@ import { native } from '../oci/layer/native.js';
 import { StackerError, type EventSink, type LayerSpec } from '../core/index.js';
 import { DEFAULT_PATH, runSandbox, type SandboxSpec } from '../runtime/index.js';
 import { secureJoin } from '../storage/index.js';
+import { userEnv } from '../core/http.js';
 
 /** Host variables passed into `run` when `build_env_passthrough` is not set (stacker's list). */
 export const DEFAULT_PASSTHROUGH = ['ftp_proxy', 'http_proxy', 'https_proxy', 'no_proxy',
@@ -146,7 +147,7 @@ export async function runStep(o: RunStepOptions): Promise<void> {
   const spec: SandboxSpec = {
     rootfs: o.rootfs,
     argv: ['/stacker/imports/.stacker-run.sh'],
-    env: runEnv(layer, process.env),
+    env: runEnv(layer, userEnv()),
     roTmpfs: ['/stacker'],
     // Each import is also at /stacker/<name>, as in stacker; one that is a symlink stays one
     // there (with the same target text), as under /stacker/imports.

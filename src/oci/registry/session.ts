@@ -1,4 +1,5 @@
 import { StackerError } from '../../core/index.js';
+import { httpFetch } from '../../core/http.js';
 import type { DockerImageRef } from '../image-ref.js';
 import { parseChallenge } from './challenge.js';
 import { lookupCredentials, type Credentials } from './credentials.js';
@@ -15,7 +16,7 @@ export interface RegistryOptions {
   credentials?: Credentials;
   /** Environment for the auth-file lookup (default `process.env`). */
   env?: NodeJS.ProcessEnv;
-  /** Injected for tests; default the global fetch. */
+  /** Injected for tests; default the global fetch (with NODE_EXTRA_CA_CERTS: core/http.ts). */
   fetch?: typeof fetch;
   userAgent?: string;
   /** Total tries for transient failures (network errors, 408/429/5xx). Default 3. */
@@ -62,7 +63,7 @@ export class RegistrySession {
     this.ref = ref;
     this.opts = opts;
     this.actions = actions;
-    this.fetchFn = opts.fetch ?? fetch;
+    this.fetchFn = opts.fetch ?? httpFetch;
     this.base = `${opts.insecure === true ? 'http' : 'https'}://${ref.host}`;
   }
 
