@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chown, mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxLayout, builtLayers, execOk, getRig, makeProject, runAsUser } from './rig.js';
 
@@ -49,6 +49,10 @@ child:
       assert.deepEqual(builtLayers(first.stdout).sort(), ['app', 'child']);
       const caches = await readdir(join(cacheHome, 'stacker'));
       assert.equal(caches.filter((f) => f.endsWith('.v8cache')).length, 1, `one code cache: ${caches.join(' ')}`);
+      // Written by the builder (the planner leaves a cache written meanwhile in place), and marked
+      // as holding the build machinery, so later builders do not check it again.
+      const cacheName = caches.find((f) => f.endsWith('.v8cache'))!;
+      assert.ok(caches.includes(`${cacheName}.built`), `the builder marked its cache: ${caches.join(' ')}`);
 
       const noop = await stacker(p.dir, ['build']);
       assert.equal(noop.code, 0, noop.stderr + noop.stdout);
@@ -56,13 +60,14 @@ child:
       assert.match(noop.stdout, /found cached layer child/);
 
       // A damaged cache is rejected by V8 and written again.
-      const cacheFile = join(cacheHome, 'stacker', caches.find((f) => f.endsWith('.v8cache'))!);
+      const cacheFile = join(cacheHome, 'stacker', cacheName);
       await writeFile(cacheFile, 'not a code cache');
       await p.write('greeting.txt', 'hello again\n');
       const edited = await stacker(p.dir, ['build']);
       assert.equal(edited.code, 0, edited.stderr + edited.stdout);
       assert.deepEqual(builtLayers(edited.stdout), ['app', 'child']);
       assert.ok(statSync(cacheFile).size > 1000, 'the code cache was written again');
+      assert.ok(existsSync(`${cacheFile}.built`), 'by the builder, which marked it');
 
       // tsc's output wins only when it is newer than the bundle.
       await mkdir(join(install, 'dist', 'src', 'cli'), { recursive: true });
