@@ -8,13 +8,13 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asUser, bin, median, prefix, repo, runsArg } from './common.js';
+import { asUser, bareFloorArgv, bin, median, prefix, repo, runsArg } from './common.js';
 
 const runs = runsArg(5);
 
 function timeBuild(cwd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
-  const argv = [...prefix, process.execPath, bin, ...args];
+  const argv = [...prefix, bin, ...args];
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`stacker ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
@@ -39,7 +39,7 @@ for (let i = 0; i < runs; i++) {
 const nodeStart: number[] = [];
 for (let i = 0; i < runs; i++) {
   const t0 = process.hrtime.bigint();
-  const argv = [...prefix, process.execPath, '-e', '0'];
+  const argv = [...prefix, ...bareFloorArgv];
   spawnSync(argv[0]!, argv.slice(1));
   nodeStart.push(Number(process.hrtime.bigint() - t0) / 1e6);
 }
@@ -47,5 +47,5 @@ timeBuild(hello, ['clean']);
 rmSync(work, { recursive: true, force: true });
 process.stdout.write(`| cold build of examples/hello (2 layers) | ${median(cold).toFixed(0)} ms |\n`);
 process.stdout.write(`| no-op rebuild | ${median(noop).toFixed(0)} ms |\n`);
-process.stdout.write(`| node -e 0 (floor) | ${median(nodeStart).toFixed(0)} ms |\n`);
+process.stdout.write(`| \`node -e 0\` without NODE_EXTRA_CA_CERTS (floor) | ${median(nodeStart).toFixed(0)} ms |\n`);
 process.stdout.write(`(medians of ${runs} runs, as ${asUser ?? `uid ${process.getuid?.()}`})\n`);

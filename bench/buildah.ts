@@ -25,6 +25,7 @@ import { cpSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFile
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bareFloorArgv } from './common.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const argv = process.argv.slice(2);
@@ -156,9 +157,9 @@ function events(stdout: string): { time: number; type: string; layer?: string; s
 
 const ours: Tool = {
   name: 'stacker',
-  clean: (p) => void run(p.dir, [process.execPath, bin, 'clean']),
+  clean: (p) => void run(p.dir, [bin, 'clean']),
   build(p) {
-    const r = run(p.dir, [process.execPath, bin, '--json', 'build']);
+    const r = run(p.dir, [bin, '--json', 'build']);
     const ev = events(r.stdout);
     const leaf = p.layers[p.layers.length - 1]!.name;
     const at = (step: string): number | undefined => ev.find((e) => e.type === 'node-step' && e.layer === leaf && e.step === step)?.time;
@@ -237,7 +238,7 @@ try {
     loads.push(load());
   }
   const node: number[] = [];
-  for (let i = 0; i < runs; i++) node.push(run(work, [process.execPath, '-e', '0']).ms);
+  for (let i = 0; i < runs; i++) node.push(run(work, bareFloorArgv).ms);
 
   const fmt = (xs: number[]): string => `${median(xs).toFixed(0)} ms`;
   const out: string[] = [];
@@ -257,7 +258,7 @@ try {
       out.push(`| ours: the leaf's run step alone | ${fmt(step)} |${blank}`, `| ours: leaf edit minus its run step (target <= 300 ms) | ${fmt(over)} |${blank}`);
     }
   }
-  out.push(`\n\`node -e 0\` as the user: ${fmt(node)}. Medians of ${runs} rounds, as ${user}; stacker at ${commit}, Node ${process.version}, ${buildahVersion}. Load average (1, 5, 15 min) at the start and after each round: ${loads.join(' / ')}.`);
+  out.push(`\n\`node -e 0\` as the user (without NODE_EXTRA_CA_CERTS): ${fmt(node)}. Medians of ${runs} rounds, as ${user}; stacker at ${commit}, Node ${process.version}, ${buildahVersion}. Load average (1, 5, 15 min) at the start and after each round: ${loads.join(' / ')}.`);
   process.stdout.write(`${out.join('\n')}\n`);
 } finally {
   // Both tools leave files owned by the user's subordinate ids: only the user's namespace can

@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { asUser, bin, median, prefix, repo, runsArg } from './common.js';
+import { asUser, bareFloorArgv, bin, floorArgv, median, prefix, repo, runsArg } from './common.js';
 
 const args = process.argv.slice(2);
 const runs = runsArg(7);
@@ -37,7 +37,7 @@ function run(cwd: string, argv: string[]): { ms: number; out: string } {
   return { ms, out: r.stdout };
 }
 
-const stacker = (cwd: string, a: string[]): { ms: number; out: string } => run(cwd, [process.execPath, bin, ...a]);
+const stacker = (cwd: string, a: string[]): { ms: number; out: string } => run(cwd, [bin, ...a]);
 
 /** Layers a `--json` build built (none for a no-op). */
 function built(out: string): string[] {
@@ -178,12 +178,14 @@ for (const sc of scenarios) {
   loads.push(loadavg()[0]!);
   const noop: number[] = [];
   const floor: number[] = [];
+  const bare: number[] = [];
   const why: number[] = [];
   for (let i = 0; i < runs; i++) {
     const r = stacker(sc.dir, ['build', '--json']);
     if (built(r.out).length > 0) throw new Error(`${sc.name}: a no-op build built ${built(r.out).join(' ')}`);
     noop.push(r.ms);
-    floor.push(run(sc.dir, [process.execPath, '-e', '0']).ms);
+    floor.push(run(sc.dir, floorArgv).ms);
+    bare.push(run(sc.dir, bareFloorArgv).ms);
     if (sc.name === 'c') why.push(stacker(sc.dir, ['why-rebuilt']).ms);
   }
   loads.push(loadavg()[0]!);
@@ -194,11 +196,12 @@ for (const sc of scenarios) {
   const inProc = await planInProcess(sc.dir, Math.max(runs, 5));
   if (asUser !== undefined) spawnSync('chown', ['-R', asUser, join(sc.dir, '.stacker')]); // files SQLite made as root
   const f = median(floor);
-  row(sc.what, ms(first.ms), `**${ms(median(noop))}** (floor + ${ms(median(noop) - f)})`, ms(f), ms(touched.ms), ms(after.ms), `${inProc.load.toFixed(1)} + ${inProc.plan.toFixed(1)} ms`);
-  if (why.length > 0) row(`${sc.name}: \`why-rebuilt\` (dry run, plans only)`, '', `${ms(median(why))} (floor + ${ms(median(why) - f)})`, '', '', '', '');
+  const b = median(bare);
+  row(sc.what, ms(first.ms), `**${ms(median(noop))}** (Node + ${ms(median(noop) - b)})`, `${ms(f)} / ${ms(b)}`, ms(touched.ms), ms(after.ms), `${inProc.load.toFixed(1)} + ${inProc.plan.toFixed(1)} ms`);
+  if (why.length > 0) row(`${sc.name}: \`why-rebuilt\` (dry run, plans only)`, '', `${ms(median(why))} (Node + ${ms(median(why) - b)})`, '', '', '', '');
 }
 
-process.stdout.write('| scenario | first build | no-op build, median | `node -e 0`, median | after `touch` of every import | the no-op after that | in process: load spec + plan |\n');
+process.stdout.write('| scenario | first build | no-op build, median | `node -e 0`, median: as is / without NODE_EXTRA_CA_CERTS | after `touch` of every import | the no-op after that | in process: load spec + plan |\n');
 process.stdout.write('| --- | --- | --- | --- | --- | --- | --- |\n');
 process.stdout.write(`${rows.join('\n')}\n`);
 process.stdout.write(`(${runs} runs each, as ${asUser ?? `uid ${process.getuid?.()}`}, Node ${process.version}, load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)})\n`);

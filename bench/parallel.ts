@@ -18,7 +18,7 @@ const runs = runsArg(3);
 
 function stacker(cwd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
-  const argv = [...prefix, process.execPath, bin, ...args];
+  const argv = [...prefix, bin, ...args];
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`stacker ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   return Number(process.hrtime.bigint() - t0) / 1e6;

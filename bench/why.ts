@@ -19,14 +19,14 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asUser, bin, median, prefix, repo, runsArg } from './common.js';
+import { asUser, bareFloorArgv, bin, median, prefix, repo, runsArg } from './common.js';
 
 const runs = runsArg(7);
 const LAYERS = 20;
 
 function stacker(cwd: string, args: string[]): { ms: number; out: string } {
   const t0 = process.hrtime.bigint();
-  const argv = [...prefix, process.execPath, bin, ...args];
+  const argv = [...prefix, bin, ...args];
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`stacker ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
@@ -46,7 +46,7 @@ function timeAll(cwd: string, commands: (string[] | null)[]): Timing[] {
         return;
       }
       const t0 = process.hrtime.bigint();
-      const argv = [...prefix, process.execPath, '-e', '0'];
+      const argv = [...prefix, ...bareFloorArgv];
       spawnSync(argv[0]!, argv.slice(1));
       xs[j]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
     });
