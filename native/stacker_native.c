@@ -2,7 +2,8 @@
  * stacker_native: the few Linux syscalls Node lacks and that layer packing/unpacking needs:
  * extended attributes on paths without following symlinks (l*xattr) and mknod (for overlay
  * whiteouts, char 0/0, and FIFOs), and mount/umount2 (an overlay mount without starting a
- * process, inside the build's namespaces). Plain C over N-API so it builds against any Node >= 20 ABI
+ * process, inside the build's namespaces), and memfd + execvpe (the planner hands its plan to
+ * the builder and becomes it, without a fork of Node and a parent left waiting). Plain C over N-API so it builds against any Node >= 20 ABI
  * with no npm dependency.
  *
  * Paths may be passed as strings (UTF-8) or Buffers (raw bytes, for names that are not UTF-8).
@@ -11,14 +12,18 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 #include <node_api.h>
 
 #define CHECK(call)                                                        \
@@ -284,6 +289,112 @@ static napi_value js_umount2(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* memfdWith(data): fd. An anonymous memory file holding `data`, positioned at its start, that
+ * stays open across execve (no close-on-exec): how the planner hands the builder its plan. */
+static napi_value js_memfd_with(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  void *data;
+  size_t len;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[0], &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
+    return NULL;
+  }
+  int fd = memfd_create("stacker-plan", 0);
+  if (fd < 0) return throw_errno(env, errno, "memfd_create", NULL);
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(fd, (const char *)data + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      return throw_errno(env, e, "write", NULL);
+    }
+    done += (size_t)n;
+  }
+  if (lseek(fd, 0, SEEK_SET) != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "lseek", NULL);
+  }
+  CHECK(napi_create_int32(env, fd, &result));
+  return result;
+}
+
+/* Frees a NULL-terminated array of strings made by get_strings. */
+static void free_strings(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+/* A JS array of strings as a NULL-terminated C array (NULL with an exception pending on error). */
+static char **get_strings(napi_env env, napi_value arr, const char *what) {
+  uint32_t n;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be an array of strings", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  char **v = calloc((size_t)n + 1, sizeof *v);
+  if (!v) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el;
+    if (napi_get_element(env, arr, i, &el) != napi_ok || !(v[i] = get_path(env, el, what))) {
+      free_strings(v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
+/* execvpe(file, argv, env): replaces this process (searching PATH for `file`); returns only by
+ * throwing. As for a process Node spawns: SIGPIPE and SIGXFSZ, which Node ignores, go back to
+ * their defaults, and stdio is open across the exec and blocking (all restored if it fails). */
+static napi_value js_execvpe(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  char *file = get_path(env, argv[0], "file");
+  if (!file) return NULL;
+  char **args = get_strings(env, argv[1], "argv");
+  char **envp = args ? get_strings(env, argv[2], "env") : NULL;
+  if (!args || !envp) {
+    free(file);
+    free_strings(args);
+    return NULL;
+  }
+  struct sigaction dfl = {0}, old_pipe, old_xfsz;
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGPIPE, &dfl, &old_pipe);
+  sigaction(SIGXFSZ, &dfl, &old_xfsz);
+  /* Node marks its stdio close-on-exec and may make it non-blocking: hand it on as a spawned
+   * child gets it (open, blocking). */
+  int fd_flags[3], fl_flags[3];
+  for (int fd = 0; fd < 3; fd++) {
+    fd_flags[fd] = fcntl(fd, F_GETFD);
+    fl_flags[fd] = fcntl(fd, F_GETFL);
+    if (fd_flags[fd] >= 0) fcntl(fd, F_SETFD, fd_flags[fd] & ~FD_CLOEXEC);
+    if (fl_flags[fd] >= 0) fcntl(fd, F_SETFL, fl_flags[fd] & ~O_NONBLOCK);
+  }
+  execvpe(file, args, envp);
+  int e = errno;
+  for (int fd = 0; fd < 3; fd++) {
+    if (fd_flags[fd] >= 0) fcntl(fd, F_SETFD, fd_flags[fd]);
+    if (fl_flags[fd] >= 0) fcntl(fd, F_SETFL, fl_flags[fd]);
+  }
+  sigaction(SIGPIPE, &old_pipe, NULL);
+  sigaction(SIGXFSZ, &old_xfsz, NULL);
+  napi_value r = throw_errno(env, e, "execvpe", file);
+  free(file);
+  free_strings(args);
+  free_strings(envp);
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -293,6 +404,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"memfdWith", NULL, js_memfd_with, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"execvpe", NULL, js_execvpe, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

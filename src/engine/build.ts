@@ -8,7 +8,7 @@ import { digestInput, packEntries, unpackEntries, type TreeEntry } from '../fing
 import { ancestorsAndSelf, buildLayerGraph } from '../graph/index.js';
 import type { InputDocument } from './input-document.js';
 import { computeDocuments, type NodeDoc } from './inputs.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, adoptLock } from './lock.js';
 import { downloadsDir, type StackerPaths } from './paths.js';
 import { plan, type PlanNode } from './plan.js';
 
@@ -26,6 +26,11 @@ export interface BuildOptions {
   orderOnly?: boolean;
   /** argv of this CLI invocation, to re-execute it inside the build namespace. */
   argv: string[];
+  /**
+   * Become the builder (execve, same pid) rather than start it and wait: for `build`, whose
+   * process has nothing left to do once its one file is handed over (not `recursive-build`).
+   */
+  replaceProcess?: boolean;
   events: EventSink;
 }
 
@@ -59,15 +64,24 @@ function readHandedPlan(): Planned {
 }
 
 /**
- * Re-executes this CLI inside the build namespaces and hands it the plan on a pipe (its fd 3):
- * the builder then uses the same keys without hashing or asking registries again, and no plan
- * file is left behind by a killed build. Resolves with the builder's exit code.
+ * Re-executes this CLI inside the build namespaces and hands it the plan: the builder then uses
+ * the same keys without hashing or asking registries again, and no plan file is left behind by a
+ * killed build. With `replaceProcess`, this process becomes the builder (execve through
+ * `unshare`, same pid, the lock passed on) and reads the plan from a memory file; otherwise the
+ * builder is a child reading it from a pipe, and this resolves with its exit code.
  */
 async function handToBuilder(o: BuildOptions, { docs, steps }: Planned): Promise<number> {
-  const { startInNamespace } = await import('../runtime/userns.js');
+  const userns = await import('../runtime/userns.js');
+  const plan = JSON.stringify({ docs: [...docs], steps });
+  const env = { [LOCK_ENV]: String(process.pid), [STARTED_ENV]: String(Math.round(performance.timeOrigin)) };
+  if (o.replaceProcess === true) {
+    const { native } = await import('../oci/layer/native.js');
+    mark('builder: exec');
+    userns.execInNamespace(o.argv, { ...env, [PLAN_ENV]: String(native().memfdWith(Buffer.from(plan))) });
+  }
   mark('builder: spawn');
-  const child = startInNamespace(o.argv, { pipe: true, env: { [LOCK_ENV]: String(process.pid), [PLAN_ENV]: '3', [STARTED_ENV]: String(Math.round(performance.timeOrigin)) } });
-  child.input!.end(JSON.stringify({ docs: [...docs], steps }));
+  const child = userns.startInNamespace(o.argv, { pipe: true, env: { ...env, [PLAN_ENV]: '3' } });
+  child.input!.end(plan);
   return child.exit.finally(() => mark('builder: exited'));
 }
 
@@ -170,8 +184,10 @@ export async function runBuild(o: BuildOptions): Promise<number> {
   const graph = buildLayerGraph(spec);
   const order = o.targets.length > 0 ? ancestorsAndSelf(graph, checkTargets(spec, o.targets)) : graph.order;
 
+  // The lock is held by the planner: a parent waiting for this builder, or this very process
+  // before it became the builder (same pid), whose lock this one releases.
   const inherited = process.env[LOCK_ENV] !== undefined && namespaced;
-  const release = inherited ? () => {} : await acquireLock(o.paths.stackerDir, {
+  const release = inherited ? (process.env[LOCK_ENV] === String(process.pid) ? adoptLock(o.paths.stackerDir) : () => {}) : await acquireLock(o.paths.stackerDir, {
     wait: true,
     onWait: (h) => o.events.emit({ type: 'log', level: 'info', message: `waiting for the lock on ${o.paths.stackerDir}, held by pid ${h.pid} (${h.cmd})` }),
   });

@@ -62,3 +62,14 @@ export async function acquireLock(
     await sleep(opts.pollMs ?? 200);
   }
 }
+
+/**
+ * The release of a lock this process holds without having taken it: the planner took it and then
+ * became this process (execve keeps the pid, which the lock file names).
+ */
+export function adoptLock(dir: string): () => void {
+  const file = join(dir, '.lock');
+  return () => {
+    if (readHolder(file)?.pid === process.pid) rmSync(file, { force: true });
+  };
+}

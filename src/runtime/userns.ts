@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { StackerError } from '../core/index.js';
+import { native } from '../oci/layer/native.js';
 
 /** Set in the environment of the process re-executed inside the build namespaces. */
 export const IN_NAMESPACE_ENV = 'STACKER_IN_NAMESPACE';
@@ -64,12 +65,8 @@ export interface NamespacedChild {
  * Signals are forwarded. With `pipe`, the child's fd 3 is a pipe from this process.
  */
 export function startInNamespace(argv: string[], opts: { pipe?: boolean; env?: Record<string, string> } = {}): NamespacedChild {
-  const root = process.getuid?.() === 0;
-  if (!root) requireSubids();
-  const nsArgs = root
-    ? ['--mount', '--propagation', 'private']
-    : ['--user', '--map-root-user', '--map-auto', '--mount', '--propagation', 'private'];
-  const child = spawn('unshare', [...nsArgs, '--', process.execPath, ...process.execArgv, ...argv], {
+  const [cmd, ...args] = namespaceCommand(argv);
+  const child = spawn(cmd!, args, {
     stdio: opts.pipe ? ['inherit', 'inherit', 'inherit', 'pipe'] : 'inherit',
     env: { ...process.env, ...opts.env, [IN_NAMESPACE_ENV]: '1' },
   });
@@ -84,9 +81,7 @@ export function startInNamespace(argv: string[], opts: { pipe?: boolean; env?: R
   const exit = new Promise<number>((resolve, reject) => {
     child.on('error', (e) => {
       for (const [s, h] of handlers) process.off(s, h);
-      reject(new StackerError('STACKER_E_NAMESPACE', `could not start unshare: ${e.message}`, {
-        hint: 'install util-linux and uidmap (apt-get install uidmap); `stacker check` lists what is missing',
-      }));
+      reject(cannotStart(e));
     });
     child.on('exit', (code, signal) => {
       for (const [s, h] of handlers) process.off(s, h);
@@ -94,6 +89,41 @@ export function startInNamespace(argv: string[], opts: { pipe?: boolean; env?: R
     });
   });
   return { exit, input };
+}
+
+/**
+ * `unshare` running this CLI (`argv`) again inside a new user + mount namespace (an unprivileged
+ * caller, whose subordinate ids it checks) or a new mount namespace (root).
+ */
+function namespaceCommand(argv: string[]): string[] {
+  const root = process.getuid?.() === 0;
+  if (!root) requireSubids();
+  const nsArgs = root
+    ? ['--mount', '--propagation', 'private']
+    : ['--user', '--map-root-user', '--map-auto', '--mount', '--propagation', 'private'];
+  return ['unshare', ...nsArgs, '--', process.execPath, ...process.execArgv, ...argv];
+}
+
+/**
+ * Replaces this process with this CLI run inside the build namespaces (as startInNamespace),
+ * keeping its pid: nothing is left waiting for the builder, and no fork of Node is paid. Only
+ * what is open without close-on-exec (stdio, and fds made so on purpose) reaches the builder.
+ * Returns only by throwing.
+ */
+export function execInNamespace(argv: string[], env: Record<string, string>): never {
+  const [cmd, ...args] = namespaceCommand(argv);
+  const merged = { ...process.env, ...env, [IN_NAMESPACE_ENV]: '1' };
+  try {
+    return native().execvpe(cmd!, [cmd!, ...args], Object.entries(merged).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])));
+  } catch (e) {
+    throw cannotStart(e as Error);
+  }
+}
+
+function cannotStart(e: Error): StackerError {
+  return new StackerError('STACKER_E_NAMESPACE', `could not start unshare: ${e.message}`, {
+    hint: 'install util-linux and uidmap (apt-get install uidmap); `stacker check` lists what is missing',
+  });
 }
 
 /** startInNamespace, waiting for the child's exit code. */

@@ -29,7 +29,7 @@ describe('the bundled CLI (unprivileged, end to end)', () => {
       const cacheHome = join(install, 'xdg-cache');
       await mkdir(cacheHome);
       await chown(cacheHome, rig.user.uid, rig.user.gid);
-      const stacker = (cwd: string, args: string[]) => runAsUser(rig.node, [join(install, 'bin', 'stacker.js'), ...args], cwd, { env: { XDG_CACHE_HOME: cacheHome } });
+      const stacker = (cwd: string, args: string[], env: Record<string, string> = {}) => runAsUser(rig.node, [join(install, 'bin', 'stacker.js'), ...args], cwd, { env: { XDG_CACHE_HOME: cacheHome, ...env } });
 
       const p = await makeProject({
         'stacker.yaml': `app:
@@ -44,9 +44,19 @@ child:
       });
       await p.copyIn(await busyboxLayout(), 'base/oci');
 
-      const first = await stacker(p.dir, ['build']);
+      const first = await stacker(p.dir, ['build'], { STACKER_TRACE: '1' });
       assert.equal(first.code, 0, first.stderr + first.stdout);
       assert.deepEqual(builtLayers(first.stdout).sort(), ['app', 'child']);
+      // STACKER_TRACE=1: timing marks of the planner and of the builder, on one clock. The planner
+      // becomes the builder (execve through unshare): one pid, no process left waiting.
+      const marks = [...first.stderr.matchAll(/^trace (\d+) (\d+\.\d) (.+)$/gm)].map((m) => ({ pid: m[1]!, ms: Number(m[2]), label: m[3]! }));
+      const handed = marks.findIndex((m) => m.label === 'builder: exec');
+      assert.ok(handed >= 0, first.stderr);
+      const inBuilder = marks.slice(handed + 1);
+      assert.ok(inBuilder.some((m) => m.label === 'execute'), first.stderr);
+      assert.ok(marks.every((m) => m.pid === marks[0]!.pid), first.stderr);
+      assert.ok(inBuilder.every((m) => m.ms > marks[handed]!.ms), first.stderr);
+      assert.ok(!existsSync(join(p.dir, '.stacker', '.lock')), 'the builder released the lock the planner took');
       const caches = await readdir(join(cacheHome, 'stacker'));
       assert.equal(caches.filter((f) => f.endsWith('.v8cache')).length, 1, `one code cache: ${caches.join(' ')}`);
       // Written by the builder (the planner leaves a cache written meanwhile in place), and marked

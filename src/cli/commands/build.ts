@@ -24,7 +24,7 @@ function parseJobs(s: string): number {
   return n;
 }
 
-async function buildFile(v: Values, file: string, argv: string[]): Promise<number> {
+async function buildFile(v: Values, file: string, argv: string[], replaceProcess: boolean): Promise<number> {
   const paths = pathsFrom(v);
   return runBuild({
     paths,
@@ -37,6 +37,7 @@ async function buildFile(v: Values, file: string, argv: string[]): Promise<numbe
     ...(str(v, 'jobs') !== undefined ? { jobs: parseJobs(str(v, 'jobs')!) } : {}),
     orderOnly: bool(v, 'order-only'),
     argv,
+    replaceProcess,
     events: reporterFrom(v),
   });
 }
@@ -66,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   checkLayerTypes(values);
-  return buildFile(values, str(values, 'stacker-file') ?? 'stacker.yaml', process.argv.slice(1));
+  return buildFile(values, str(values, 'stacker-file') ?? 'stacker.yaml', process.argv.slice(1), true);
 }
 
 /**
@@ -122,7 +123,7 @@ export async function runRecursive(argv: string[]): Promise<number> {
   const files = findFiles(dir, re, new Set([paths.stackerDir, paths.rootsDir, paths.ociDir])).sort();
   const common = withoutOptions(argv, ['-d', '--search-dir', '-p', '--stacker-file-pattern', '-f', '--stacker-file']);
   for (const f of files) {
-    const code = await buildFile(values, f, [process.argv[1]!, 'build', ...common, '-f', f]);
+    const code = await buildFile(values, f, [process.argv[1]!, 'build', ...common, '-f', f], false);
     if (code !== 0) return code;
   }
   return 0;

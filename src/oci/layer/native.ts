@@ -35,6 +35,10 @@ export interface StackerNative {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** umount2(2); `flags` are MNT_* bits. */
   umount2(target: string, flags: number): void;
+  /** An anonymous memory file holding `data`, at offset 0, left open across execve. */
+  memfdWith(data: Buffer): number;
+  /** execvpe(3): replaces this process (PATH searched for `file`); returns only by throwing. */
+  execvpe(file: string, argv: string[], env: string[]): never;
 }
 
 const ADDON = join('build', 'Release', 'stacker_native.node');
