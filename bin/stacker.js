@@ -44,13 +44,21 @@ async function loadCli() {
 
 /**
  * Runs a CommonJS file like require() does, but compiled with V8's code cache for it: the cache
- * is read when present and valid for this file and this Node, and written when the process ends
- * otherwise, holding then every function that run compiled.
+ * is read when present and valid for this file and this Node, and written otherwise when the
+ * process ends (or becomes the builder), holding then every function that run compiled.
+ *
+ * Two caches, by role: the builder (the CLI re-executed inside the build namespace) runs the
+ * build machinery, everything else (planning, no-ops, the other commands) does not. V8 reads a
+ * cache whole (~35 ms per MB here), so a no-op does not load the builder's functions. A cache
+ * first written by another command (`clean`, `--version`) lacks the planning: the first `build`
+ * adds it if its own functions make the cache clearly larger, then marks the cache (`.planned`)
+ * so that later builds do not pay for the check (serializing the cache: ~10 ms).
  */
 function runCached(file) {
   const vm = require('node:vm');
   const { createRequire } = require('node:module');
-  const cacheFile = codeCacheFile(file);
+  const role = process.env.STACKER_IN_NAMESPACE === '1' ? 'builder' : 'cli';
+  const cacheFile = codeCacheFile(file, role);
   let cached;
   const seen = cacheFile !== undefined ? fileStamp(cacheFile) : undefined;
   if (seen !== undefined) {
@@ -62,24 +70,38 @@ function runCached(file) {
   const source = fs.readFileSync(file).latin1Slice();
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new vm.Script(wrapped, { filename: file, cachedData: cached });
-  const builder = process.env.STACKER_IN_NAMESPACE === '1';
-  const mark = `${cacheFile}.built`;
+  const planned = `${cacheFile}.planned`;
+  const building = role === 'cli' && process.argv.includes('build');
+  const markPlanned = () => {
+    try {
+      fs.writeFileSync(planned, '');
+    } catch {}
+  };
+  let save;
   if (cacheFile !== undefined && (cached === undefined || script.cachedDataRejected)) {
-    process.once('exit', () => {
-      // A cache written meanwhile (by the builder this planner started) is left in place.
+    save = () => {
+      // A cache another stacker wrote meanwhile is left in place.
       if (fileStamp(cacheFile) !== seen) return;
       writeCodeCache(cacheFile, script);
-      if (builder) markBuilt(mark);
-    });
-  } else if (cacheFile !== undefined && builder && !fs.existsSync(mark)) {
-    // The cache holds what its first run compiled (often a no-op or `clean`): the first builder,
-    // which runs the build machinery, adds that if it has compiled clearly more, and marks the
-    // cache so that later builders do not pay for the check (serializing the cache: ~16 ms).
-    process.once('exit', () => {
+      if (building) markPlanned();
+    };
+  } else if (cacheFile !== undefined && building && !fs.existsSync(planned)) {
+    save = () => {
       const data = script.createCachedData();
       if (data.length > cached.length * 1.1) writeCodeCache(cacheFile, script, data);
-      markBuilt(mark);
-    });
+      markPlanned();
+    };
+  }
+  if (save !== undefined) {
+    // 'stacker:exec' is emitted by a planner about to become the builder (src/engine/build.ts):
+    // exit handlers do not run across an exec.
+    let saved = false;
+    const once = () => {
+      if (!saved) save();
+      saved = true;
+    };
+    process.once('exit', once);
+    process.once('stacker:exec', once);
   }
   const module = { exports: {} };
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
@@ -87,18 +109,18 @@ function runCached(file) {
 }
 
 /**
- * `<cache dir>/stacker/<checkout>-<bundle identity>.v8cache`, where the cache dir is
+ * `<cache dir>/stacker/<checkout>-<bundle identity>-<role>.v8cache`, where the cache dir is
  * $XDG_CACHE_HOME or ~/.cache. The bundle's inode, size and mtime name the exact file the cache
  * was made from (V8 itself checks the Node version and flags, and only the source's length).
  */
-function codeCacheFile(file) {
+function codeCacheFile(file, role) {
   const home = process.env.XDG_CACHE_HOME || (process.env.HOME ? path.join(process.env.HOME, '.cache') : '');
   if (!path.isAbsolute(home)) return undefined;
   const st = fs.statSync(file, { bigint: true });
-  return path.join(home, 'stacker', `${checkoutId(file)}-${st.ino}-${st.size}-${st.mtimeNs}.v8cache`);
+  return path.join(home, 'stacker', `${checkoutId(file)}-${st.ino}-${st.size}-${st.mtimeNs}-${role}.v8cache`);
 }
 
-/** A short id of the bundle's path (FNV-1a), so one checkout's new cache can replace its old ones. */
+/** A short id of the bundle's path (FNV-1a), so one checkout's new caches can replace its old ones. */
 function checkoutId(file) {
   let h = 0x811c9dc5;
   for (let i = 0; i < file.length; i++) h = Math.imul(h ^ file.charCodeAt(i), 0x01000193) >>> 0;
@@ -115,13 +137,10 @@ function fileStamp(file) {
   }
 }
 
-/** Marks a code cache as holding a builder's functions (see runCached). */
-function markBuilt(mark) {
-  try {
-    fs.writeFileSync(mark, '');
-  } catch {}
-}
-
+/**
+ * Writes a cache (atomically) and removes what it replaces: its `.planned` mark, and the caches
+ * (and marks) this checkout made from other builds of the bundle.
+ */
 function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
   const dir = path.dirname(cacheFile);
   const tmp = `${cacheFile}.${process.pid}.tmp`;
@@ -129,11 +148,12 @@ function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, cacheFile);
-    const prefix = `${path.basename(cacheFile).split('-')[0]}-`;
-    fs.rmSync(`${cacheFile}.built`, { force: true }); // a new cache is checked again by a builder
+    fs.rmSync(`${cacheFile}.planned`, { force: true });
+    const name = path.basename(cacheFile);
+    const checkout = `${name.split('-')[0]}-`;
+    const identity = name.slice(0, name.lastIndexOf('-') + 1); // <checkout>-<bundle identity>-
     for (const f of fs.readdirSync(dir)) {
-      const cache = f.endsWith('.built') ? f.slice(0, -'.built'.length) : f;
-      if (cache.startsWith(prefix) && cache.endsWith('.v8cache') && cache !== path.basename(cacheFile)) fs.rmSync(path.join(dir, f), { force: true });
+      if (f.startsWith(checkout) && !f.startsWith(identity) && /\.v8cache(\.planned|\.built)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
     }
   } catch {
     fs.rmSync(tmp, { force: true }); // an unwritable cache dir: run uncached

@@ -41,6 +41,9 @@ await build({
   // better-sqlite3 is always given its addon's path (cache/build-index.ts), so it never loads
   // `bindings`, which could not find the addon from the bundle anyway.
   external: ['bindings', 'undici'],
+  // Whitespace and comments only (names stay, so stack traces still read): 1.16 -> 0.84 MB,
+  // which every process reads and makes a string of (~4 ms less, mostly page faults).
+  minifyWhitespace: true,
   logLevel: 'warning',
 });
 

@@ -77,6 +77,8 @@ async function handToBuilder(o: BuildOptions, { docs, steps }: Planned): Promise
   if (o.replaceProcess === true) {
     const { native } = await import('../oci/layer/native.js');
     mark('builder: exec');
+    // bin/stacker.js saves its code cache on this, as it would have at exit.
+    (process as NodeJS.EventEmitter).emit('stacker:exec');
     userns.execInNamespace(o.argv, { ...env, [PLAN_ENV]: String(native().memfdWith(Buffer.from(plan))) });
   }
   mark('builder: spawn');
@@ -201,7 +203,9 @@ export async function runBuild(o: BuildOptions): Promise<number> {
     mark('planned');
     if (handed === undefined) storeTrees(index, planned);
     if (steps.some((s) => s.state === 'build') && !namespaced) {
-      index.close();
+      // A process about to become the builder leaves the index open: closing would checkpoint
+      // the WAL (~6 ms), and the exec closes its files as a crash would, which WAL mode is made for.
+      if (o.replaceProcess !== true) index.close();
       return await handToBuilder(o, planned);
     }
     return await (await import('./execute.js')).execute(o, spec, steps, docs, index);

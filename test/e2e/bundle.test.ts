@@ -57,12 +57,15 @@ child:
       assert.ok(marks.every((m) => m.pid === marks[0]!.pid), first.stderr);
       assert.ok(inBuilder.every((m) => m.ms > marks[handed]!.ms), first.stderr);
       assert.ok(!existsSync(join(p.dir, '.stacker', '.lock')), 'the builder released the lock the planner took');
-      const caches = await readdir(join(cacheHome, 'stacker'));
-      assert.equal(caches.filter((f) => f.endsWith('.v8cache')).length, 1, `one code cache: ${caches.join(' ')}`);
-      // Written by the builder (the planner leaves a cache written meanwhile in place), and marked
-      // as holding the build machinery, so later builders do not check it again.
-      const cacheName = caches.find((f) => f.endsWith('.v8cache'))!;
-      assert.ok(caches.includes(`${cacheName}.built`), `the builder marked its cache: ${caches.join(' ')}`);
+      // Two code caches, by role: the CLI's (planning, no-ops, other commands) and the builder's
+      // (inside the namespace), so a no-op does not load the build machinery. The CLI's is marked
+      // as written by a build (it holds the planning).
+      const caches = (await readdir(join(cacheHome, 'stacker'))).sort();
+      assert.equal(caches.length, 3, caches.join(' '));
+      assert.match(caches[0]!, /-builder\.v8cache$/);
+      assert.match(caches[1]!, /-cli\.v8cache$/);
+      assert.equal(caches[2], `${caches[1]}.planned`);
+      const cacheName = caches[1]!;
 
       const noop = await stacker(p.dir, ['build']);
       assert.equal(noop.code, 0, noop.stderr + noop.stdout);
@@ -77,7 +80,7 @@ child:
       assert.equal(edited.code, 0, edited.stderr + edited.stdout);
       assert.deepEqual(builtLayers(edited.stdout), ['app', 'child']);
       assert.ok(statSync(cacheFile).size > 1000, 'the code cache was written again');
-      assert.ok(existsSync(`${cacheFile}.built`), 'by the builder, which marked it');
+      assert.ok(existsSync(`${cacheFile}.planned`), 'by the planner, which marked it');
 
       // tsc's output wins only when it is newer than the bundle.
       await mkdir(join(install, 'dist', 'src', 'cli'), { recursive: true });
