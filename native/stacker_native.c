@@ -354,7 +354,8 @@ static char **get_strings(napi_env env, napi_value arr, const char *what) {
 
 /* execvpe(file, argv, env): replaces this process (searching PATH for `file`); returns only by
  * throwing. As for a process Node spawns: SIGPIPE and SIGXFSZ, which Node ignores, go back to
- * their defaults, and stdio is open across the exec and blocking (all restored if it fails). */
+ * their defaults, stdio is open across the exec and blocking, and no SIGPROF is pending (all
+ * restored if the exec fails). */
 static napi_value js_execvpe(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
@@ -380,8 +381,15 @@ static napi_value js_execvpe(napi_env env, napi_callback_info info) {
     if (fd_flags[fd] >= 0) fcntl(fd, F_SETFD, fd_flags[fd] & ~FD_CLOEXEC);
     if (fl_flags[fd] >= 0) fcntl(fd, F_SETFL, fl_flags[fd] & ~O_NONBLOCK);
   }
+  /* Pending signals survive execve: V8's CPU profiler (--cpu-prof) sends SIGPROF to this thread
+   * from its sampling thread, and one pending at the exec would kill the next program. Ignoring
+   * it discards them (the builder's own profiler sets its handler again). */
+  struct sigaction ign = {0}, old_prof;
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGPROF, &ign, &old_prof);
   execvpe(file, args, envp);
   int e = errno;
+  sigaction(SIGPROF, &old_prof, NULL);
   for (int fd = 0; fd < 3; fd++) {
     if (fd_flags[fd] >= 0) fcntl(fd, F_SETFD, fd_flags[fd]);
     if (fl_flags[fd] >= 0) fcntl(fd, F_SETFL, fl_flags[fd]);
