@@ -31,7 +31,7 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
   const layers = [...base.layers];
   const newDiffIds: Digest[] = [];
   if (packed !== null) {
-    await ctx.store.importBlob(tmpBlob, packed.digest, packed.size);
+    await ctx.store.importBlob(tmpBlob, packed.digest, packed.size, { trusted: true });
     ctx.overlay.publishLayer(upper, packed.diffId);
     layers.push({ mediaType: packed.mediaType, digest: packed.digest, size: packed.size });
     newDiffIds.push(packed.diffId);

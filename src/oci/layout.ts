@@ -180,9 +180,10 @@ export class OciLayout {
 
   /**
    * Adds the file at `srcPath` as blob `digest`: a hard link when possible (same filesystem and
-   * allowed), otherwise a copy. The stored content is verified either way.
+   * allowed), otherwise a copy. The stored content is verified either way, except a link made
+   * with `trusted` (a file stacker wrote and digested itself), whose size alone is checked.
    */
-  async importBlob(srcPath: string, digest: Digest, size: number): Promise<BlobInfo> {
+  async importBlob(srcPath: string, digest: Digest, size: number, opts: { trusted?: boolean } = {}): Promise<BlobInfo> {
     if (await this.hasBlob(digest, size)) return { digest, size };
     const st = await stat(srcPath);
     const what = `blob ${digest} from ${srcPath}`;
@@ -196,8 +197,10 @@ export class OciLayout {
       // EXDEV (another filesystem), EPERM (protected_hardlinks), ...: fall back to a copy.
     }
     if (linked) {
-      // Hash the inode we are about to keep, not the path we hashed earlier.
-      const info = await hashFile(tmp).catch(async (e: unknown) => {
+      // Hash the inode we are about to keep, not the path we hashed earlier; unless it comes from
+      // stacker's own hands (a layer it just packed, its store): hashing it again would read
+      // every built layer twice more for nothing.
+      const info = opts.trusted === true ? { digest, size } : await hashFile(tmp).catch(async (e: unknown) => {
         await rm(tmp, { force: true });
         throw e;
       });

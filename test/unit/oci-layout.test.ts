@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +114,18 @@ test('importBlob links or copies, verifying the content', async () => {
   assert.equal((await l.readBlob(d, 11)).toString(), 'layer bytes');
   await writeFile(join(root, 'bad-src'), 'layer bytez');
   await assert.rejects(l.importBlob(join(root, 'bad-src'), sha256Digest('layer bytes x') as Digest, 11), isCode('STACKER_E_BLOB_CORRUPT'));
+});
+
+test('importBlob of a trusted file (one stacker digested itself) links it without reading it; its size is still checked', async () => {
+  const l = await OciLayout.open(join(root, 'import-trusted'), { create: true });
+  const src = join(root, 'trusted-src');
+  await writeFile(src, 'layer bytez');
+  // Not this content's digest: only a read would tell, and a trusted import does not read.
+  const claimed = sha256Digest('layer bytes') as Digest;
+  await l.importBlob(src, claimed, 11, { trusted: true });
+  assert.equal(statSync(l.blobPath(claimed)).ino, statSync(src).ino, 'a hard link of the same file');
+  await assert.rejects(l.importBlob(src, sha256Digest('other') as Digest, 12, { trusted: true }), isCode('STACKER_E_BLOB_CORRUPT'));
+  await assert.rejects(l.importBlob(src, sha256Digest('another') as Digest, 11), isCode('STACKER_E_BLOB_CORRUPT'));
 });
 
 test('tags: set replaces in place, keeps order, appends new; setTags is one update; remove', async () => {
