@@ -42,22 +42,26 @@ async function loadCli() {
   return import('../dist/src/cli/main.js');
 }
 
+/** The commands of src/cli/main.ts: each has a code cache of its own (see runCached). */
+const COMMANDS = new Set(['build', 'recursive-build', 'publish', 'inspect', 'graph', 'why-rebuilt', 'history', 'clean', 'check', 'unpriv-setup', 'grab', 'chroot', 'exec']);
+
 /**
  * Runs a CommonJS file like require() does, but compiled with V8's code cache for it: the cache
  * is read when present and valid for this file and this Node, and written otherwise when the
  * process ends (or becomes the builder), holding then every function that run compiled.
  *
- * Two caches, by role: the builder (the CLI re-executed inside the build namespace) runs the
- * build machinery, everything else (planning, no-ops, the other commands) does not. V8 reads a
- * cache whole (~35 ms per MB here), so a no-op does not load the builder's functions. A cache
- * first written by another command (`clean`, `--version`) lacks the planning: the first `build`
- * adds it if its own functions make the cache clearly larger, then marks the cache (`.planned`)
- * so that later builds do not pay for the check (serializing the cache: ~10 ms).
+ * One cache per command, and per side of the namespace (`ns-build` is the builder): V8 reads a
+ * cache whole (~35 ms per MB here), so `why-rebuilt` or a no-op build does not load the build
+ * machinery, nor `--version` anything. A cache holds what its first run compiled, which may be
+ * less than the command usually runs (a no-op build parses no YAML): the second run of the
+ * command adds what it compiled if that makes the cache clearly larger, then marks the cache
+ * (`.checked`) so that later runs do not pay for the check (serializing the cache: ~10 ms).
  */
 function runCached(file) {
   const vm = require('node:vm');
   const { createRequire } = require('node:module');
-  const role = process.env.STACKER_IN_NAMESPACE === '1' ? 'builder' : 'cli';
+  const command = process.argv.slice(2).find((a) => COMMANDS.has(a)) ?? 'none';
+  const role = `${process.env.STACKER_IN_NAMESPACE === '1' ? 'ns-' : ''}${command === 'recursive-build' ? 'build' : command}`;
   const cacheFile = codeCacheFile(file, role);
   let cached;
   const seen = cacheFile !== undefined ? fileStamp(cacheFile) : undefined;
@@ -70,26 +74,20 @@ function runCached(file) {
   const source = fs.readFileSync(file).latin1Slice();
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new vm.Script(wrapped, { filename: file, cachedData: cached });
-  const planned = `${cacheFile}.planned`;
-  const building = role === 'cli' && process.argv.includes('build');
-  const markPlanned = () => {
-    try {
-      fs.writeFileSync(planned, '');
-    } catch {}
-  };
+  const checked = `${cacheFile}.checked`;
   let save;
   if (cacheFile !== undefined && (cached === undefined || script.cachedDataRejected)) {
     save = () => {
       // A cache another stacker wrote meanwhile is left in place.
-      if (fileStamp(cacheFile) !== seen) return;
-      writeCodeCache(cacheFile, script);
-      if (building) markPlanned();
+      if (fileStamp(cacheFile) === seen) writeCodeCache(cacheFile, script);
     };
-  } else if (cacheFile !== undefined && building && !fs.existsSync(planned)) {
+  } else if (cacheFile !== undefined && !fs.existsSync(checked)) {
     save = () => {
       const data = script.createCachedData();
       if (data.length > cached.length * 1.1) writeCodeCache(cacheFile, script, data);
-      markPlanned();
+      try {
+        fs.writeFileSync(checked, '');
+      } catch {}
     };
   }
   if (save !== undefined) {
@@ -138,7 +136,7 @@ function fileStamp(file) {
 }
 
 /**
- * Writes a cache (atomically) and removes what it replaces: its `.planned` mark, and the caches
+ * Writes a cache (atomically) and removes what it replaces: its `.checked` mark, and the caches
  * (and marks) this checkout made from other builds of the bundle.
  */
 function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
@@ -148,12 +146,12 @@ function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, cacheFile);
-    fs.rmSync(`${cacheFile}.planned`, { force: true });
+    fs.rmSync(`${cacheFile}.checked`, { force: true });
     const name = path.basename(cacheFile);
     const checkout = `${name.split('-')[0]}-`;
-    const identity = name.slice(0, name.lastIndexOf('-') + 1); // <checkout>-<bundle identity>-
+    const identity = `${name.split('-').slice(0, 4).join('-')}-`; // <checkout>-<ino>-<size>-<mtime>-
     for (const f of fs.readdirSync(dir)) {
-      if (f.startsWith(checkout) && !f.startsWith(identity) && /\.v8cache(\.planned|\.built)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+      if (f.startsWith(checkout) && !f.startsWith(identity) && /\.v8cache(\.checked|\.planned|\.built)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
     }
   } catch {
     fs.rmSync(tmp, { force: true }); // an unwritable cache dir: run uncached

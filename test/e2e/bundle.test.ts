@@ -57,20 +57,21 @@ child:
       assert.ok(marks.every((m) => m.pid === marks[0]!.pid), first.stderr);
       assert.ok(inBuilder.every((m) => m.ms > marks[handed]!.ms), first.stderr);
       assert.ok(!existsSync(join(p.dir, '.stacker', '.lock')), 'the builder released the lock the planner took');
-      // Two code caches, by role: the CLI's (planning, no-ops, other commands) and the builder's
-      // (inside the namespace), so a no-op does not load the build machinery. The CLI's is marked
-      // as written by a build (it holds the planning).
+      // A code cache per command and side of the namespace: the planner's (`build`, saved before
+      // it became the builder) and the builder's (`ns-build`), so that no command loads what
+      // another one runs.
       const caches = (await readdir(join(cacheHome, 'stacker'))).sort();
-      assert.equal(caches.length, 3, caches.join(' '));
-      assert.match(caches[0]!, /-builder\.v8cache$/);
-      assert.match(caches[1]!, /-cli\.v8cache$/);
-      assert.equal(caches[2], `${caches[1]}.planned`);
-      const cacheName = caches[1]!;
+      assert.equal(caches.length, 2, caches.join(' '));
+      assert.match(caches[0]!, /-\d+-build\.v8cache$/);
+      assert.match(caches[1]!, /-ns-build\.v8cache$/);
+      const cacheName = caches[0]!;
 
       const noop = await stacker(p.dir, ['build']);
       assert.equal(noop.code, 0, noop.stderr + noop.stdout);
       assert.deepEqual(builtLayers(noop.stdout), []);
       assert.match(noop.stdout, /found cached layer child/);
+      // Its second run checked once whether the planner's cache lacked what it compiles.
+      assert.ok(existsSync(join(cacheHome, 'stacker', `${cacheName}.checked`)), 'the cache was checked once');
 
       // A damaged cache is rejected by V8 and written again.
       const cacheFile = join(cacheHome, 'stacker', cacheName);
@@ -80,7 +81,7 @@ child:
       assert.equal(edited.code, 0, edited.stderr + edited.stdout);
       assert.deepEqual(builtLayers(edited.stdout), ['app', 'child']);
       assert.ok(statSync(cacheFile).size > 1000, 'the code cache was written again');
-      assert.ok(existsSync(`${cacheFile}.planned`), 'by the planner, which marked it');
+      assert.ok(!existsSync(`${cacheFile}.checked`), 'a new cache, to be checked by the next run');
 
       // tsc's output wins only when it is newer than the bundle.
       await mkdir(join(install, 'dist', 'src', 'cli'), { recursive: true });
