@@ -1,4 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+/**
+ * node:crypto, loaded on the first hash: it brings ~25 of Node's modules (streams among them),
+ * which commands that hash nothing (`why-rebuilt --build N`, `history`, `--version`) need not load.
+ */
+let cryptoModule: typeof import('node:crypto') | undefined;
+const crypto = (): typeof import('node:crypto') => (cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto'));
 
 /** A content digest in OCI form, `sha256:<64 hex>`. Branded so raw strings do not pass as digests. */
 export type Digest = string & { readonly __brand: 'Digest' };
@@ -16,7 +23,7 @@ export function asDigest(s: string): Digest {
 }
 
 export function sha256Digest(data: string | Uint8Array): Digest {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+  return `sha256:${crypto().createHash('sha256').update(data).digest('hex')}` as Digest;
 }
 
 /** The 64-hex part of a digest. */

@@ -4,8 +4,10 @@
  * (STACKER_STARTED_AT, handed to the builder) so both processes' marks share one clock.
  */
 const on = process.env.STACKER_TRACE === '1';
-const t0 = Number(process.env.STACKER_STARTED_AT) || performance.timeOrigin;
 
 export function mark(label: string): void {
-  if (on) process.stderr.write(`trace ${process.pid} ${(performance.timeOrigin + performance.now() - t0).toFixed(1)} ${label}\n`);
+  if (!on) return;
+  // Read here, not when the module loads: the global `performance` loads perf_hooks (10 modules).
+  const t0 = Number(process.env.STACKER_STARTED_AT) || performance.timeOrigin;
+  process.stderr.write(`trace ${process.pid} ${(performance.timeOrigin + performance.now() - t0).toFixed(1)} ${label}\n`);
 }
