@@ -95,8 +95,11 @@ function runCached(file) {
     // exit handlers do not run across an exec.
     let saved = false;
     const once = () => {
-      if (!saved) save();
+      if (saved) return;
       saved = true;
+      try {
+        save();
+      } catch {} // a cache that cannot be written is not an error of the command
     };
     process.once('exit', once);
     process.once('stacker:exec', once);
@@ -154,7 +157,9 @@ function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
       if (f.startsWith(checkout) && !f.startsWith(identity) && /\.v8cache(\.checked|\.planned|\.built)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
     }
   } catch {
-    fs.rmSync(tmp, { force: true }); // an unwritable cache dir: run uncached
+    try {
+      fs.rmSync(tmp, { force: true }); // an unwritable cache dir: run uncached
+    } catch {}
   }
 }
 

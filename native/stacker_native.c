@@ -341,7 +341,10 @@ static char **get_strings(napi_env env, napi_value arr, const char *what) {
     return NULL;
   }
   char **v = calloc((size_t)n + 1, sizeof *v);
-  if (!v) return NULL;
+  if (!v) {
+    napi_throw_error(env, "ENOMEM", "stacker_native: out of memory");
+    return NULL;
+  }
   for (uint32_t i = 0; i < n; i++) {
     napi_value el;
     if (napi_get_element(env, arr, i, &el) != napi_ok || !(v[i] = get_path(env, el, what))) {

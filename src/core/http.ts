@@ -36,10 +36,25 @@ function fetchTrusting(file: string): Fetch {
   // Required, not imported: the bundle runs as a script, where import() is only for bundled
   // modules, and undici is not bundled (scripts/bundle.mjs).
   const require = createRequire(import.meta.url);
-  const { rootCertificates } = require('node:tls') as typeof import('node:tls');
+  const tls = require('node:tls') as typeof import('node:tls');
   const undici = require('undici') as typeof import('undici');
-  const dispatcher = new undici.Agent({ connect: { ca: [...rootCertificates, extra] } });
+  const dispatcher = new undici.Agent({ connect: { secureContext: trusting(tls, extra) } });
   return ((input: Parameters<Fetch>[0], init?: RequestInit) => undici.fetch(input as string | URL, { ...(init as object), dispatcher })) as unknown as Fetch;
+}
+
+/**
+ * One TLS context for every connection (a `ca` option would make undici parse the roots again
+ * for each one, ~30 ms here): Node's default store — its bundled roots, or the system's with
+ * --use-openssl-ca — with the extra certificates added, as NODE_EXTRA_CA_CERTS does. Adding to
+ * a default context goes through its native handle (what Node does with `ca` itself); where
+ * that is missing, the bundled roots and the extra certificates as `ca`.
+ */
+function trusting(tls: typeof import('node:tls'), extra: string): import('node:tls').SecureContext {
+  const ctx = tls.createSecureContext();
+  const native = (ctx as unknown as { context?: { addCACert?: (pem: string) => void } }).context;
+  if (typeof native?.addCACert !== 'function') return tls.createSecureContext({ ca: [...tls.rootCertificates, extra] });
+  native.addCACert(extra);
+  return ctx;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { mark } from '../core/trace.js';
 import { StackerError, type BuildSpec, type EventSink } from '../core/index.js';
 import { BuildIndex } from '../cache/index.js';
@@ -57,9 +57,14 @@ async function inBuildNamespace(): Promise<boolean> {
   return process.env[PLAN_ENV] !== undefined && (await import('../runtime/userns.js')).inBuildNamespace();
 }
 
-/** The plan handed over on fd 3 (read to its end: the planner has written all of it). */
+/**
+ * The plan handed over (read to its end: the planner has written all of it), then closed: the
+ * fd is inheritable, and run steps must not see other layers' input documents.
+ */
 function readHandedPlan(): Planned {
-  const data = JSON.parse(readFileSync(Number(process.env[PLAN_ENV]), 'utf8')) as { docs: [string, NodeDoc][]; steps: PlanNode[] };
+  const fd = Number(process.env[PLAN_ENV]);
+  const data = JSON.parse(readFileSync(fd, 'utf8')) as { docs: [string, NodeDoc][]; steps: PlanNode[] };
+  closeSync(fd);
   return { docs: new Map(data.docs), steps: data.steps };
 }
 
@@ -173,6 +178,10 @@ function listing(index: BuildIndex, path: string | undefined, digest: string): T
 /** `stacker build`: plan outside any namespace; enter one only when something must build. */
 export async function runBuild(o: BuildOptions): Promise<number> {
   const namespaced = await inBuildNamespace();
+  // A builder that was the planner (same pid) holds the planner's lock and releases it, whatever
+  // ends it: nobody is left waiting to.
+  const adopted = namespaced && process.env[LOCK_ENV] === String(process.pid) ? adoptLock(o.paths.stackerDir) : undefined;
+  if (adopted !== undefined) process.once('exit', adopted);
   const handed = namespaced ? readHandedPlan() : undefined;
   mark('spec: start');
   const { spec, warnings } = await loadBuildSpec(o.load);
@@ -189,7 +198,7 @@ export async function runBuild(o: BuildOptions): Promise<number> {
   // The lock is held by the planner: a parent waiting for this builder, or this very process
   // before it became the builder (same pid), whose lock this one releases.
   const inherited = process.env[LOCK_ENV] !== undefined && namespaced;
-  const release = inherited ? (process.env[LOCK_ENV] === String(process.pid) ? adoptLock(o.paths.stackerDir) : () => {}) : await acquireLock(o.paths.stackerDir, {
+  const release = inherited ? (adopted ?? (() => {})) : await acquireLock(o.paths.stackerDir, {
     wait: true,
     onWait: (h) => o.events.emit({ type: 'log', level: 'info', message: `waiting for the lock on ${o.paths.stackerDir}, held by pid ${h.pid} (${h.cmd})` }),
   });

@@ -44,7 +44,7 @@ async function prepareTag(o: RetagOptions): Promise<Descriptor | undefined> {
   // Tagged already: its blobs went in before its tag did.
   if ((await o.output.resolveTag(o.layer.name))?.digest === manifest.digest) return undefined;
   for (const d of [...o.result.layers, o.result.config, manifest]) {
-    if (!(await o.output.hasBlob(d.digest))) await o.output.importBlob(o.store.blobPath(d.digest), d.digest, d.size, { trusted: true });
+    if (!(await o.output.hasBlob(d.digest))) await o.output.importBlob(o.store.blobPath(d.digest), d.digest, d.size);
   }
   return manifest;
 }

@@ -3,7 +3,7 @@
  * the variable aside so Node does not parse the certificates at every start (src/core/http.ts).
  * The certificates must still be trusted for HTTPS: a URL import from a server whose self-signed
  * certificate is trusted only through NODE_EXTRA_CA_CERTS downloads, and fails without it; and a
- * run step that asks for the variable gets it under its own name.
+ * run step that asks for the variable gets it under its own name (and no fd of stacker's).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +39,7 @@ describe('NODE_EXTRA_CA_CERTS (launcher run as a program, unprivileged)', () => 
   run: |
     cp /stacker/imports/greeting.txt /greeting.txt
     env > /env.txt
+    ls -l /proc/self/fd/ > /fds.txt
 `);
   });
   after(async () => {
@@ -64,5 +65,10 @@ describe('NODE_EXTRA_CA_CERTS (launcher run as a program, unprivileged)', () => 
     const env = await readFile(join(rootfs, 'env.txt'), 'utf8');
     assert.match(env, new RegExp(`^NODE_EXTRA_CA_CERTS=${p.path('ca.pem')}$`, 'm'));
     assert.doesNotMatch(env, /STACKER_EXTRA_CA_CERTS/);
+    // Nothing of stacker's is open in a run step (the plan's memory file once was; fds the test
+    // runner itself inherited may be).
+    const fds = await readFile(join(rootfs, 'fds.txt'), 'utf8');
+    assert.match(fds, / 1 -> \/fds\.txt$/m);
+    assert.doesNotMatch(fds, /memfd|stacker-plan|\.stacker|index\.db/);
   });
 });

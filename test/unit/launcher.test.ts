@@ -41,6 +41,13 @@ describe('the launcher', () => {
     assert.deepEqual(run(process.execPath, [bin, 'build'], { NODE_EXTRA_CA_CERTS: '/etc/ca.pem' }), { argv: ['build'], node: '/etc/ca.pem', deferred: null });
   });
 
+  test('a code cache that cannot be written is no error of the command', () => {
+    const cache = join(dir, 'broken-cache');
+    mkdirSync(cache);
+    writeFileSync(join(cache, 'stacker'), 'a file where the cache dir should be');
+    assert.deepEqual(run(bin, ['inspect'], { XDG_CACHE_HOME: cache }), { argv: ['inspect'], node: null, deferred: null });
+  });
+
   test('userEnv gives NODE_EXTRA_CA_CERTS back under its name', () => {
     assert.deepEqual(userEnv({ PATH: '/bin', [DEFERRED_CA_ENV]: '/ca.pem' }), { PATH: '/bin', NODE_EXTRA_CA_CERTS: '/ca.pem' });
     const plain = { PATH: '/bin' };
