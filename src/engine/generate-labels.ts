@@ -1,7 +1,6 @@
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { StackerError, type EventSink, type LayerSpec } from '../core/index.js';
-import { userEnv } from '../core/http.js';
 import { mountOverlay, runSandbox, unmount } from '../runtime/index.js';
 import type { OverlayStore } from '../storage/index.js';
 import { runEnv } from './run-step.js';
@@ -33,7 +32,7 @@ export async function generateLabels(o: {
     const r = await runSandbox({
       rootfs: dirs.rootfs,
       argv: ['/stacker/imports/.stacker-run.sh'],
-      env: runEnv(layer, userEnv()),
+      env: runEnv(layer),
       roTmpfs: [],
       roBinds: [{ source: dirs.script, dest: '/stacker/imports' }],
       binds: [{ source: dirs.labels, dest: '/stacker/oci-labels' }],

@@ -15,11 +15,14 @@ export function runScript(layer: LayerSpec): string {
   return (layer.run[0]?.startsWith('#!') ? '' : '#!/bin/sh -xe\n') + body + '\n';
 }
 
-/** The environment of a run step: default PATH, passed-through host variables, build_env, the layer name. */
-export function runEnv(layer: LayerSpec, hostEnv: NodeJS.ProcessEnv): Record<string, string> {
+/**
+ * The environment of a run step: default PATH, passed-through host variables (as the user set
+ * them: NODE_EXTRA_CA_CERTS under its own name, see core/http.ts), build_env, the layer name.
+ */
+export function runEnv(layer: LayerSpec, hostEnv: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = { PATH: DEFAULT_PATH };
   const res = (layer.buildEnvPassthrough?.length ? layer.buildEnvPassthrough : DEFAULT_PASSTHROUGH).map((r) => new RegExp(`^${r}$`));
-  for (const [k, v] of Object.entries(hostEnv)) {
+  for (const [k, v] of Object.entries(userEnv(hostEnv))) {
     if (v !== undefined && v !== '' && res.some((r) => r.test(k))) env[k] = v;
   }
   for (const [k, v] of Object.entries(layer.buildEnv)) if (v !== '') env[k] = v;
@@ -147,7 +150,7 @@ export async function runStep(o: RunStepOptions): Promise<void> {
   const spec: SandboxSpec = {
     rootfs: o.rootfs,
     argv: ['/stacker/imports/.stacker-run.sh'],
-    env: runEnv(layer, userEnv()),
+    env: runEnv(layer),
     roTmpfs: ['/stacker'],
     // Each import is also at /stacker/<name>, as in stacker; one that is a symlink stays one
     // there (with the same target text), as under /stacker/imports.

@@ -120,6 +120,10 @@ test('run env: default PATH, passthrough, build_env wins, empty values dropped, 
   const all = runEnv(layer('web', { buildEnvPassthrough: ['SEC.*'] }), { SECRET: 'x', TERM: 'xterm' });
   assert.equal(all.SECRET, 'x');
   assert.equal(all.TERM, undefined);
+  // NODE_EXTRA_CA_CERTS, which the launcher moved aside, passes through under its own name.
+  const ca = runEnv(layer('web', { buildEnvPassthrough: ['NODE_.*', 'STACKER_.*'] }), { STACKER_EXTRA_CA_CERTS: '/ca.pem' });
+  assert.equal(ca.NODE_EXTRA_CA_CERTS, '/ca.pem');
+  assert.equal(ca.STACKER_EXTRA_CA_CERTS, undefined);
 });
 
 test('image config: sorted env replaces inherited keys, entrypoint drops inherited cmd, history appended', () => {
