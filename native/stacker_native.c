@@ -102,6 +102,19 @@ static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_va
   return true;
 }
 
+/* A Buffer argument's bytes (false with a TypeError pending when it is not a Buffer). */
+static bool get_buffer(napi_env env, napi_value v, const char *what, void **data, size_t *len) {
+  bool is_buf = false;
+  napi_is_buffer(env, v, &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, v, data, len) != napi_ok) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s must be a Buffer", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  return true;
+}
+
 /* llistxattr(path): string[] */
 static napi_value js_llistxattr(napi_env env, napi_callback_info info) {
   napi_value argv[1], result;
@@ -184,15 +197,9 @@ static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
 static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
-  bool is_buf = false;
-  napi_is_buffer(env, argv[2], &is_buf);
-  if (!is_buf) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "value must be a Buffer");
-    return NULL;
-  }
   void *data;
   size_t len;
-  CHECK(napi_get_buffer_info(env, argv[2], &data, &len));
+  if (!get_buffer(env, argv[2], "value", &data, &len)) return NULL;
   char *path = get_path(env, argv[0], "path");
   if (!path) return NULL;
   char *name = get_path(env, argv[1], "name");
@@ -296,12 +303,7 @@ static napi_value js_memfd_with(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv)) return NULL;
   void *data;
   size_t len;
-  bool is_buf = false;
-  napi_is_buffer(env, argv[0], &is_buf);
-  if (!is_buf || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "data must be a Buffer");
-    return NULL;
-  }
+  if (!get_buffer(env, argv[0], "data", &data, &len)) return NULL;
   int fd = memfd_create("stacker-plan", 0);
   if (fd < 0) return throw_errno(env, errno, "memfd_create", NULL);
   size_t done = 0;
@@ -371,10 +373,17 @@ static napi_value js_execvpe(napi_env env, napi_callback_info info) {
     free_strings(args);
     return NULL;
   }
-  struct sigaction dfl = {0}, old_pipe, old_xfsz;
-  dfl.sa_handler = SIG_DFL;
-  sigaction(SIGPIPE, &dfl, &old_pipe);
-  sigaction(SIGXFSZ, &dfl, &old_xfsz);
+  /* SIGPIPE and SIGXFSZ back to their defaults. SIGPROF ignored: pending signals survive
+   * execve, and V8's CPU profiler (--cpu-prof) sends SIGPROF to this thread from its sampling
+   * thread, one of which, pending at the exec, would kill the next program; ignoring discards
+   * them (the builder's own profiler sets its handler again). */
+  static const struct { int sig; void (*handler)(int); } sigs[] = {{SIGPIPE, SIG_DFL}, {SIGXFSZ, SIG_DFL}, {SIGPROF, SIG_IGN}};
+  struct sigaction old_sigs[3];
+  for (int i = 0; i < 3; i++) {
+    struct sigaction sa = {0};
+    sa.sa_handler = sigs[i].handler;
+    sigaction(sigs[i].sig, &sa, &old_sigs[i]);
+  }
   /* Node marks its stdio close-on-exec and may make it non-blocking: hand it on as a spawned
    * child gets it (open, blocking). */
   int fd_flags[3], fl_flags[3];
@@ -384,21 +393,13 @@ static napi_value js_execvpe(napi_env env, napi_callback_info info) {
     if (fd_flags[fd] >= 0) fcntl(fd, F_SETFD, fd_flags[fd] & ~FD_CLOEXEC);
     if (fl_flags[fd] >= 0) fcntl(fd, F_SETFL, fl_flags[fd] & ~O_NONBLOCK);
   }
-  /* Pending signals survive execve: V8's CPU profiler (--cpu-prof) sends SIGPROF to this thread
-   * from its sampling thread, and one pending at the exec would kill the next program. Ignoring
-   * it discards them (the builder's own profiler sets its handler again). */
-  struct sigaction ign = {0}, old_prof;
-  ign.sa_handler = SIG_IGN;
-  sigaction(SIGPROF, &ign, &old_prof);
   execvpe(file, args, envp);
   int e = errno;
-  sigaction(SIGPROF, &old_prof, NULL);
   for (int fd = 0; fd < 3; fd++) {
     if (fd_flags[fd] >= 0) fcntl(fd, F_SETFD, fd_flags[fd]);
     if (fl_flags[fd] >= 0) fcntl(fd, F_SETFL, fl_flags[fd]);
   }
-  sigaction(SIGPIPE, &old_pipe, NULL);
-  sigaction(SIGXFSZ, &old_xfsz, NULL);
+  for (int i = 0; i < 3; i++) sigaction(sigs[i].sig, &old_sigs[i], NULL);
   napi_value r = throw_errno(env, e, "execvpe", file);
   free(file);
   free_strings(args);
