@@ -154,7 +154,7 @@ function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
     const checkout = `${name.split('-')[0]}-`;
     const identity = `${name.split('-').slice(0, 4).join('-')}-`; // <checkout>-<ino>-<size>-<mtime>-
     for (const f of fs.readdirSync(dir)) {
-      if (f.startsWith(checkout) && !f.startsWith(identity) && /\.v8cache(\.checked|\.planned|\.built)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+      if (f.startsWith(checkout) && !f.startsWith(identity) && /\.v8cache(\.checked)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
     }
   } catch {
     try {

@@ -13,8 +13,8 @@ type Fetch = typeof fetch;
 let deferred: Fetch | undefined;
 
 /**
- * `fetch`, trusting the certificates of NODE_EXTRA_CA_CERTS as Node does (in addition to its
- * bundled roots) when the launcher deferred them: undici's own fetch with an agent that has them.
+ * `fetch`, trusting the certificates of NODE_EXTRA_CA_CERTS as Node does (added to its default
+ * store) when the launcher deferred them: undici's own fetch with an agent that has them.
  */
 export const httpFetch: Fetch = (input, init) => {
   const file = process.env[DEFERRED_CA_ENV];

@@ -195,13 +195,13 @@ export async function runBuild(o: BuildOptions): Promise<number> {
   const graph = buildLayerGraph(spec);
   const order = o.targets.length > 0 ? ancestorsAndSelf(graph, checkTargets(spec, o.targets)) : graph.order;
 
-  // The lock is held by the planner: a parent waiting for this builder, or this very process
-  // before it became the builder (same pid), whose lock this one releases.
+  // A builder's lock is the planner's: this very process before it became the builder (adopted
+  // above), or a parent waiting for it (which releases it).
   const inherited = process.env[LOCK_ENV] !== undefined && namespaced;
-  const release = inherited ? (adopted ?? (() => {})) : await acquireLock(o.paths.stackerDir, {
+  const release = adopted ?? (inherited ? () => {} : await acquireLock(o.paths.stackerDir, {
     wait: true,
     onWait: (h) => o.events.emit({ type: 'log', level: 'info', message: `waiting for the lock on ${o.paths.stackerDir}, held by pid ${h.pid} (${h.cmd})` }),
-  });
+  }));
   let index: BuildIndex | undefined;
   try {
     // Inside the namespace, use the plan the outer process made: the same keys, no second

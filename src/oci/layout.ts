@@ -197,9 +197,8 @@ export class OciLayout {
       // EXDEV (another filesystem), EPERM (protected_hardlinks), ...: fall back to a copy.
     }
     if (linked) {
-      // Hash the inode we are about to keep, not the path we hashed earlier; unless it comes from
-      // stacker's own hands (a layer it just packed, its store): hashing it again would read
-      // every built layer twice more for nothing.
+      // Hash the inode we are about to keep, not the path we hashed earlier; unless stacker made
+      // and digested it itself (a layer it just packed): that would read the layer once more.
       const info = opts.trusted === true ? { digest, size } : await hashFile(tmp).catch(async (e: unknown) => {
         await rm(tmp, { force: true });
         throw e;
