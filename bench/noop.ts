@@ -106,7 +106,7 @@ function setUp(name: string): Scenario {
   }
   writeFileSync(join(dir, 'stacker.yaml'), `${yaml.join('\n')}\n`);
   writeFileSync(done, '');
-  if (asUser !== undefined) spawnSync('chown', ['-R', asUser, dir]);
+  if (asUser !== undefined) spawnSync('chown', ['-R', `${asUser}:`, dir]); // and the user's group, as a user's own files
   return { name, what, dir, imports };
 }
 
@@ -114,7 +114,7 @@ function hello(): Scenario {
   const work = join(benchDir, 'examples');
   rmSync(work, { recursive: true, force: true });
   cpSync(join(repo, 'examples'), work, { recursive: true });
-  if (asUser !== undefined) spawnSync('chown', ['-R', asUser, work]);
+  if (asUser !== undefined) spawnSync('chown', ['-R', `${asUser}:`, work]);
   const dir = join(work, 'hello');
   return { name: 'd', what: 'examples/hello, 2 layers', dir, imports: [join(dir, 'config.json'), join(dir, 'install.sh')] };
 }

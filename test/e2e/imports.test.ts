@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { readFile, readlink } from 'node:fs/promises';
+import { lstat, readFile, readlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -97,6 +97,7 @@ app:
   ${from()}
   imports:
     - cfg.txt
+    - foreign.txt
 ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
       hash: ${sha256('pinned\n').toUpperCase()}
     - path: owned.sh
@@ -119,6 +120,7 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
       cat /stacker/tree/link > /out/link-content
     fi
     stat -c '%a %u %g' /stacker/imports/owned.sh /stacker/owned.sh > /out/owned
+    stat -c '%a %u %g' /stacker/imports/cfg.txt /stacker/imports/foreign.txt > /out/plain
     stat -c '%n %a %u %g' /stacker/imports/ownedtree/f /stacker/imports/ownedtree/d /stacker/imports/ownedtree/d/g > /out/ownedtree
     for t in /stacker/imports/cfg.txt /stacker/cfg.txt /stacker/imports/new /stacker/new /stacker/imports/ownedtree/d/new; do
       if (echo x > $t) 2>/dev/null; then echo "$t writable"; else echo "$t read-only"; fi
@@ -133,10 +135,22 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
       'owned.sh': 'echo owned\n',
       'ownedtree/f': 'f\n',
       'ownedtree/d/g': 'g\n',
+      'foreign.txt': { content: 'not mine\n', mode: 0o664 },
     });
     await runAsUser('ln', ['-s', 'a.txt', 'tree/link'], p.dir);
+    // Readable and writable by the user, owned by another: a link would show it to the run step
+    // as nobody's, so it is copied (and owned by root there) like before.
+    if (p.rig.user.viaRunuser) await execOk('chown', [`0:${p.rig.user.gid}`, p.path('foreign.txt')]);
     const r = await runStacker(p, ['build']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
+    // The user's own plain file is hard-linked, not copied (nothing to copy or free for a large
+    // import); files with mode/uid/gid are copies, so the user's files keep their attributes.
+    const nlink = async (f: string) => (await lstat(p.path(f))).nlink;
+    assert.equal(await nlink('cfg.txt'), 2);
+    assert.equal(await nlink('owned.sh'), 1);
+    assert.equal((await lstat(p.path('owned.sh'))).mode & 0o777, 0o644);
+    assert.equal((await lstat(p.path('ownedtree/f'))).mode & 0o777, 0o644);
+    if (p.rig.user.viaRunuser) assert.equal(await nlink('foreign.txt'), 1);
     const root = await unpackImage(p, 'app');
     const out = async (f: string) => readFile(join(root, 'out', f), 'utf8');
     assert.equal(await out('cfg'), 'config\n');
@@ -148,6 +162,7 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
     assert.equal(await out('link'), 'a.txt\n', 'a symlink in an imported directory stays a symlink');
     assert.equal(await out('link-content'), 'a\n');
     assert.equal(await out('owned'), '750 1000 1001\n750 1000 1001\n');
+    assert.equal(await out('plain'), '644 0 0\n664 0 0\n', 'a linked and a copied import look alike: mode kept, owned by root');
     assert.equal(await out('ownedtree'), [
       '/stacker/imports/ownedtree/f 600 1234 0',
       '/stacker/imports/ownedtree/d 755 1234 0',
