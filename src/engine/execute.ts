@@ -25,6 +25,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  mark('layouts');
   const buildId = index.startBuild({ argv: o.argv, toolVersion: '0.1.0' });
   // From the start of the command the user ran (the planner's, for the builder it re-executed).
   const t0Build = Number(process.env[STARTED_ENV]) || Math.round(performance.timeOrigin);
@@ -41,6 +42,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     return r;
   };
   index.recordBuildNodes(buildId, steps.map((step) => (step.state === 'build' ? { ...row(step), inputDocument: canonicalJson(docs.get(step.name)!.doc) } : row(step))));
+  mark('history rows');
   // Loaded here, not at the top: planning alone (why-rebuilt, publish) does not tag outputs.
   const { retagOutputs } = await import('./output.js');
   const toBuild = steps.filter((s) => s.state === 'build');
@@ -87,7 +89,9 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
       counts.cached++;
       o.events.emit({ type: 'cache-hit', layer: step.name, key: step.key, manifest: rec.manifestDigest ?? undefined });
     }
+    mark('hits');
     await tag(hitSteps.map((s) => s.name));
+    mark('tagged');
     if (toBuild.length > 0) {
       // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
       const ctx = await buildContext(o, store, resultOf, abort.signal);
@@ -132,6 +136,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     // Like stacker: blobs no tag reaches any more leave the output layout (the store keeps them).
     // Only a moved tag can leave blobs unreached.
     if (tagsMoved > 0) await output.gc();
+    mark('gc');
     return 0;
   } catch (e) {
     finish(abort.signal.aborted ? 'interrupted' : 'failed');

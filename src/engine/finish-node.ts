@@ -30,8 +30,12 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
   ctx.events.emit({ type: 'node-step', layer: layer.name, step: 'commit' });
   const layers = [...base.layers];
   const newDiffIds: Digest[] = [];
+  const made: Digest[] = [];
+  // The store's blob directory is synced once, below, before anything refers to these blobs.
   if (packed !== null) {
-    await ctx.store.importBlob(tmpBlob, packed.digest, packed.size, { trusted: true });
+    // Ours unless the store had it (a blob there may be a hard link of a user's base layout file).
+    if (!(await ctx.store.hasBlob(packed.digest, packed.size))) made.push(packed.digest);
+    await ctx.store.importBlob(tmpBlob, packed.digest, packed.size, { trusted: true, deferDirSync: true });
     ctx.overlay.publishLayer(upper, packed.diffId);
     layers.push({ mediaType: packed.mediaType, digest: packed.digest, size: packed.size });
     newDiffIds.push(packed.diffId);
@@ -52,15 +56,17 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
     created: sde !== undefined ? new Date(sde * 1000) : new Date(),
     author: sde !== undefined ? 'stacker' : `${userInfo().username}@${hostname()}`,
   });
-  const configInfo = await ctx.store.writeJson(config);
+  const configInfo = await ctx.store.writeJson(config, { deferDirSync: true });
   const configDesc = descriptorOf(MediaType.ociConfig, configInfo);
   const annotations = manifestAnnotations({ inherited: base.annotations, layer, namespace: ctx.annotationsNamespace, stackerYaml: file.substitutedText });
-  const manifestInfo = await ctx.store.writeJson(buildManifest(configDesc, layers, annotations));
+  const manifestInfo = await ctx.store.writeJson(buildManifest(configDesc, layers, annotations), { deferDirSync: true });
+  await ctx.store.syncBlobDir();
   return {
     manifest: descriptorOf(MediaType.ociManifest, manifestInfo),
     config: configDesc,
     layers,
     diffIds: [...base.diffIds, ...newDiffIds],
     annotations,
+    made: [...made, configInfo.digest, manifestInfo.digest],
   };
 }

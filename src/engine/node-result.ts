@@ -13,4 +13,9 @@ export interface NodeResult {
   diffIds: Digest[];
   /** Manifest annotations, kept so a hit can re-annotate without reading blobs. */
   annotations: Record<string, string>;
+  /**
+   * Blobs this process wrote into the store and digested itself (for a layer built now, not one
+   * from the index): they go into the output layout by link without being read again.
+   */
+  made?: Digest[];
 }

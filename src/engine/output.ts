@@ -1,4 +1,5 @@
-import type { LayerSpec, StackerFile } from '../core/index.js';
+import { sha256Digest, type LayerSpec, type StackerFile } from '../core/index.js';
+import { canonicalJsonBytes } from '../oci/canonical-json.js';
 import { descriptorOf, type OciLayout } from '../oci/layout.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, OciManifest } from '../oci/types.js';
@@ -16,10 +17,14 @@ export interface RetagOptions {
 
 /**
  * Tags layers' images in the output layout, copying (hard-linking) any blob it lacks; returns
- * how many tags moved. Blobs go in concurrently, then one index.json update for every tag that
- * moves (one rewrite and fsync, not one per layer), so a crash leaves the previous tags in place.
+ * how many tags moved. Blobs go in concurrently, the blob directory is synced once, then one
+ * index.json update for every tag that moves (one rewrite and fsync, not one per layer), so a
+ * crash leaves the previous tags in place.
  * If the stacker.yaml text changed elsewhere (a cache hit with a stale `stacker_yaml`
- * annotation, stacker's known wart), a fresh manifest is written: same config and layers.
+ * annotation, stacker's known wart), the hit is tagged with a fresh manifest: same config and
+ * layers. It is derived, so it goes into the output layout only (the store and the index keep
+ * what the build made), and it is computed before anything is written: a hit tagged with it
+ * already costs one small read.
  */
 export async function retagOutputs(all: RetagOptions[]): Promise<number> {
   if (all.length === 0) return 0;
@@ -28,23 +33,34 @@ export async function retagOutputs(all: RetagOptions[]): Promise<number> {
   manifests.forEach((m, i) => {
     if (m !== undefined) moved.set(all[i]!.layer.name, m);
   });
-  if (moved.size > 0) await all[0]!.output.setTags(moved);
+  if (moved.size === 0) return 0;
+  const output = all[0]!.output;
+  await output.syncBlobDir();
+  await output.setTags(moved);
   return moved.size;
 }
 
-/** The manifest to tag, with every blob it needs in the output layout; undefined when the tag is in place. */
+/**
+ * The manifest to tag, with every blob it needs in the output layout (the blob directory not
+ * yet synced); undefined when the tag is in place.
+ */
 async function prepareTag(o: RetagOptions): Promise<Descriptor | undefined> {
   let manifest = o.result.manifest;
+  let bytes: Buffer | undefined;
   const want = manifestAnnotations({ inherited: undefined, layer: o.layer, namespace: o.namespace, stackerYaml: o.file.substitutedText });
   if (Object.entries(want).some(([k, v]) => o.result.annotations[k] !== v)) {
     const old = await o.store.readJson<OciManifest>(manifest.digest, manifest.size);
-    const info = await o.store.writeJson({ ...old, annotations: { ...(old.annotations ?? {}), ...want } });
-    manifest = descriptorOf(MediaType.ociManifest, info);
+    bytes = canonicalJsonBytes({ ...old, annotations: { ...(old.annotations ?? {}), ...want } });
+    manifest = descriptorOf(MediaType.ociManifest, { digest: sha256Digest(bytes), size: bytes.length });
   }
   // Tagged already: its blobs went in before its tag did.
   if ((await o.output.resolveTag(o.layer.name))?.digest === manifest.digest) return undefined;
   for (const d of [...o.result.layers, o.result.config, manifest]) {
-    if (!(await o.output.hasBlob(d.digest))) await o.output.importBlob(o.store.blobPath(d.digest), d.digest, d.size);
+    if (await o.output.hasBlob(d.digest)) continue;
+    if (d === manifest && bytes !== undefined) await o.output.writeBlob(bytes, { deferDirSync: true });
+    // Store blobs may be hard links of a user's base layout files: verified as they go in,
+    // unless this process just made them.
+    else await o.output.importBlob(o.store.blobPath(d.digest), d.digest, d.size, { deferDirSync: true, trusted: o.result.made?.includes(d.digest) === true });
   }
   return manifest;
 }

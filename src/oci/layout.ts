@@ -27,6 +27,14 @@ export interface OpenLayoutOptions {
   paramName?: string;
 }
 
+export interface CommitOptions {
+  /**
+   * Skip the fsync of the blob directory after the rename: the caller calls `syncBlobDir()` once
+   * for a batch, before anything (a tag, an index record) refers to the blobs.
+   */
+  deferDirSync?: boolean;
+}
+
 /** Where in-flight writes live: inside the layout (same filesystem, so rename is atomic). */
 const TMP_DIR = '.stacker-tmp';
 
@@ -154,9 +162,9 @@ export class OciLayout {
   }
 
   /** Stores bytes as a blob; returns its digest and size. Idempotent. */
-  async writeBlob(bytes: Uint8Array | string): Promise<BlobInfo> {
+  async writeBlob(bytes: Uint8Array | string, opts: CommitOptions = {}): Promise<BlobInfo> {
     const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-    return this.writeBlobFrom(buf);
+    return this.writeBlobFrom(buf, {}, undefined, opts);
   }
 
   /**
@@ -168,13 +176,14 @@ export class OciLayout {
     source: AsyncIterable<Uint8Array> | Uint8Array,
     expected: Expected = {},
     onBytes?: (bytes: number) => void,
+    opts: CommitOptions = {},
   ): Promise<BlobInfo> {
     if (expected.digest !== undefined && expected.size !== undefined && (await this.hasBlob(expected.digest, expected.size))) {
       return { digest: expected.digest, size: expected.size };
     }
     const tmp = await this.tempPath();
     const info = await writeVerifiedFile(tmp, source, expected, `blob ${expected.digest ?? ''}`.trim(), onBytes);
-    await this.commitTemp(tmp, info);
+    await this.commitTemp(tmp, info, opts);
     return info;
   }
 
@@ -183,7 +192,7 @@ export class OciLayout {
    * allowed), otherwise a copy. The stored content is verified either way, except a link made
    * with `trusted` (a file stacker wrote and digested itself), whose size alone is checked.
    */
-  async importBlob(srcPath: string, digest: Digest, size: number, opts: { trusted?: boolean } = {}): Promise<BlobInfo> {
+  async importBlob(srcPath: string, digest: Digest, size: number, opts: CommitOptions & { trusted?: boolean } = {}): Promise<BlobInfo> {
     if (await this.hasBlob(digest, size)) return { digest, size };
     const st = await stat(srcPath);
     const what = `blob ${digest} from ${srcPath}`;
@@ -207,18 +216,18 @@ export class OciLayout {
         await rm(tmp, { force: true });
         throw corruptError(what, `content digest is ${info.digest} (${info.size} bytes)`);
       }
-      await this.commitTemp(tmp, info);
+      await this.commitTemp(tmp, info, opts);
       return info;
     }
     const info = await writeVerifiedFile(tmp, createReadStream(srcPath, { highWaterMark: 1 << 20 }), { digest, size }, what);
-    await this.commitTemp(tmp, info);
+    await this.commitTemp(tmp, info, opts);
     return info;
   }
 
   /** Writes `value` as canonical JSON (sorted keys, no whitespace) and stores it as a blob. */
-  async writeJson(value: unknown): Promise<BlobInfo & { bytes: Buffer }> {
+  async writeJson(value: unknown, opts: CommitOptions = {}): Promise<BlobInfo & { bytes: Buffer }> {
     const bytes = canonicalJsonBytes(value);
-    const info = await this.writeBlob(bytes);
+    const info = await this.writeBlob(bytes, opts);
     return { ...info, bytes };
   }
 
@@ -352,7 +361,7 @@ export class OciLayout {
     return tempName(dir);
   }
 
-  private async commitTemp(tmp: string, info: BlobInfo): Promise<void> {
+  private async commitTemp(tmp: string, info: BlobInfo, opts: CommitOptions): Promise<void> {
     const dest = this.blobPath(info.digest);
     try {
       await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
@@ -361,6 +370,15 @@ export class OciLayout {
       await rm(tmp, { force: true });
       throw e;
     }
+    if (opts.deferDirSync !== true) await this.syncBlobDir();
+  }
+
+  /**
+   * Makes the blobs committed so far durable (their names: each file's content is synced before
+   * its rename). For writers that pass `deferDirSync` to several writes and sync once before
+   * anything points at them.
+   */
+  async syncBlobDir(): Promise<void> {
     await fsyncDir(join(this.dir, 'blobs', 'sha256'));
   }
 }

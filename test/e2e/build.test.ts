@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execOk, makeProject, runAsUser, runStacker, useBusyboxRegistry, builtLayers } from './rig.js';
 
@@ -93,6 +94,27 @@ sibling:
     assert.deepEqual(builtLayers(edit.stdout), ['child', 'grandchild']);
     assert.match(edit.stdout, /^building child: run changed$/m);
     assert.match(edit.stdout, /^building grandchild: parent child was rebuilt$/m);
+
+    // The hits (app, sibling) are tagged with a fresh manifest holding the new stacker_yaml, with
+    // the same config and layers. It is derived: only the output layout holds it.
+    const afterEdit = await tags(p.dir);
+    const manifest = async (d: string) => JSON.parse(await readFile(join(p.dir, 'oci/blobs/sha256', d.slice(7)), 'utf8')) as { config: { digest: string }; annotations: Record<string, string> };
+    assert.notEqual(afterEdit.get('sibling'), tagsBefore.get('sibling'));
+    const fresh = await manifest(afterEdit.get('sibling')!);
+    assert.equal(fresh.annotations['io.stackeroci.stacker.stacker_yaml'], talk(reg.busybox.url).replace('echo child > /child', 'echo child2 > /child'));
+    assert.equal(fresh.config.digest, JSON.parse(await readFile(join(p.dir, '.stacker/store/blobs/sha256', tagsBefore.get('sibling')!.slice(7)), 'utf8')).config.digest);
+    assert.equal(existsSync(join(p.dir, '.stacker/store/blobs/sha256', afterEdit.get('sibling')!.slice(7))), false);
+    // The no-op after it writes nothing: no blob, no index.json.
+    const files = async (dir: string) => Promise.all((await readdir(join(p.dir, dir))).sort().map(async (n) => `${n} ${(await stat(join(p.dir, dir, n))).ino}`));
+    const written = async () => [
+      String((await stat(join(p.dir, 'oci/index.json'))).mtimeMs),
+      ...(await files('oci/blobs/sha256')),
+      ...(await files('.stacker/store/blobs/sha256')),
+    ];
+    const beforeNoop = await written();
+    assert.deepEqual(builtLayers((await runStacker(p, ['build'])).stdout), []);
+    assert.deepEqual(await written(), beforeNoop);
+    assert.deepEqual(await tags(p.dir), afterEdit);
 
     // A changed import rebuilds the layer that imports it and everything below.
     await p.write('install.sh', 'mkdir -p /usr/share\necho installed2 > /usr/share/installed\n');
