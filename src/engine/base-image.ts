@@ -8,6 +8,7 @@ import { pullFromLayout } from '../oci/layout-source.js';
 import type { OciLayout } from '../oci/layout.js';
 import { parseImageRef } from '../oci/image-ref.js';
 import { unpackLayer } from '../oci/layer/index.js';
+import { fullAnnotations } from './node-result.js';
 import type { NodeResult } from './node-result.js';
 import { located, needsTag } from './base-digest.js';
 import { fetchUrl } from './fetch-url.js';
@@ -54,7 +55,7 @@ async function loadBase(opts: LoadBaseOptions): Promise<BaseImage> {
     case 'built': {
       const parent = opts.resultOf(layer.from.tag!);
       const config = await store.readJson<ImageConfig>(parent.config.digest, parent.config.size);
-      return { config, layers: parent.layers, diffIds: parent.diffIds, annotations: parent.annotations };
+      return { config, layers: parent.layers, diffIds: parent.diffIds, annotations: await fullAnnotations(store, parent) };
     }
     case 'docker': {
       const url = layer.from.url ?? '';

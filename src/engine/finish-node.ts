@@ -59,6 +59,7 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
   const configInfo = await ctx.store.writeJson(config, { deferDirSync: true });
   const configDesc = descriptorOf(MediaType.ociConfig, configInfo);
   const annotations = manifestAnnotations({ inherited: base.annotations, layer, namespace: ctx.annotationsNamespace, stackerYaml: file.substitutedText });
+  const manifestDoc = buildManifest(configDesc, layers, {});
   const manifestInfo = await ctx.store.writeJson(buildManifest(configDesc, layers, annotations), { deferDirSync: true });
   await ctx.store.syncBlobDir();
   return {
@@ -67,6 +68,7 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
     layers,
     diffIds: [...base.diffIds, ...newDiffIds],
     annotations,
+    manifestDoc,
     made: [...made, configInfo.digest, manifestInfo.digest],
   };
 }

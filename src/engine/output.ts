@@ -1,4 +1,4 @@
-import { sha256Digest, type LayerSpec, type StackerFile } from '../core/index.js';
+import { sha256Digest, type Digest, type LayerSpec, type StackerFile } from '../core/index.js';
 import { canonicalJsonBytes } from '../oci/canonical-json.js';
 import { descriptorOf, type OciLayout } from '../oci/layout.js';
 import { MediaType } from '../oci/media-types.js';
@@ -23,12 +23,14 @@ export interface RetagOptions {
  * If the stacker.yaml text changed elsewhere (a cache hit with a stale `stacker_yaml`
  * annotation, stacker's known wart), the hit is tagged with a fresh manifest: same config and
  * layers. It is derived, so it goes into the output layout only (the store and the index keep
- * what the build made), and it is computed before anything is written: a hit tagged with it
- * already costs one small read.
+ * what the build made), and it is computed from the manifest the index keeps before anything is
+ * written: a hit tagged with it already costs nothing but a hash of the manifest text.
  */
 export async function retagOutputs(all: RetagOptions[]): Promise<number> {
   if (all.length === 0) return 0;
-  const manifests = await Promise.all(all.map((o) => prepareTag(o)));
+  // One read of the tags for all: index.json written less than 2 s ago is parsed on each read.
+  const tagged = all[0]!.output.tagsNow();
+  const manifests = await Promise.all(all.map((o) => prepareTag(o, tagged.get(o.layer.name))));
   const moved = new Map<string, Descriptor>();
   manifests.forEach((m, i) => {
     if (m !== undefined) moved.set(all[i]!.layer.name, m);
@@ -42,19 +44,23 @@ export async function retagOutputs(all: RetagOptions[]): Promise<number> {
 
 /**
  * The manifest to tag, with every blob it needs in the output layout (the blob directory not
- * yet synced); undefined when the tag is in place.
+ * yet synced); undefined when the tag (`current`) is in place.
  */
-async function prepareTag(o: RetagOptions): Promise<Descriptor | undefined> {
+async function prepareTag(o: RetagOptions, current: Descriptor | undefined): Promise<Descriptor | undefined> {
   let manifest = o.result.manifest;
   let bytes: Buffer | undefined;
   const want = manifestAnnotations({ inherited: undefined, layer: o.layer, namespace: o.namespace, stackerYaml: o.file.substitutedText });
-  if (Object.entries(want).some(([k, v]) => o.result.annotations[k] !== v)) {
-    const old = await o.store.readJson<OciManifest>(manifest.digest, manifest.size);
-    bytes = canonicalJsonBytes({ ...old, annotations: { ...(old.annotations ?? {}), ...want } });
+  if (Object.entries(want).some(([k, v]) => !sameAnnotation(o.result, k, v))) {
+    let fresh = keptManifest(o.result, want);
+    if (fresh === undefined) {
+      const old = await o.store.readJson<OciManifest>(manifest.digest, manifest.size);
+      fresh = { ...old, annotations: { ...(old.annotations ?? {}), ...want } };
+    }
+    bytes = canonicalJsonBytes(fresh);
     manifest = descriptorOf(MediaType.ociManifest, { digest: sha256Digest(bytes), size: bytes.length });
   }
   // Tagged already: its blobs went in before its tag did.
-  if ((await o.output.resolveTag(o.layer.name))?.digest === manifest.digest) return undefined;
+  if (current?.digest === manifest.digest) return undefined;
   for (const d of [...o.result.layers, o.result.config, manifest]) {
     if (await o.output.hasBlob(d.digest)) continue;
     if (d === manifest && bytes !== undefined) await o.output.writeBlob(bytes, { deferDirSync: true });
@@ -63,4 +69,27 @@ async function prepareTag(o: RetagOptions): Promise<Descriptor | undefined> {
     else await o.output.importBlob(o.store.blobPath(d.digest), d.digest, d.size, { deferDirSync: true, trusted: o.result.made?.includes(d.digest) === true });
   }
   return manifest;
+}
+
+/** Digests of long annotation values (a file's text: the same string for each of its layers). */
+const textDigests = new Map<string, Digest>();
+
+function sameAnnotation(r: NodeResult, key: string, value: string): boolean {
+  const d = r.annotationDigests?.[key];
+  if (d === undefined) return r.annotations[key] === value;
+  let v = textDigests.get(value);
+  if (v === undefined) textDigests.set(value, (v = sha256Digest(value)));
+  return v === d;
+}
+
+/**
+ * The fresh manifest from the record's copy of its manifest: when that copy describes the same
+ * config and layers, and every annotation the record has as a digest only is one `want` replaces.
+ */
+function keptManifest(r: NodeResult, want: Record<string, string>): OciManifest | undefined {
+  const m = r.manifestDoc;
+  if (m === undefined || m.config?.digest !== r.config.digest || m.layers?.length !== r.layers.length) return undefined;
+  if (!m.layers.every((l, i) => l.digest === r.layers[i]!.digest)) return undefined;
+  if (Object.keys(r.annotationDigests ?? {}).some((k) => !(k in want))) return undefined;
+  return { ...m, annotations: { ...r.annotations, ...want } };
 }

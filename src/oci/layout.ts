@@ -257,6 +257,14 @@ export class OciLayout {
   }
 
   /**
+   * Each ref name's first `index.json` entry, as of now: for a caller resolving many tags at
+   * once (the copy is its own; a new read of a file written less than 2 s ago costs a parse).
+   */
+  tagsNow(): Map<string, Descriptor> {
+    return new Map([...this.tagMap()].map(([n, d]) => [n, structuredClone(d)]));
+  }
+
+  /**
    * The first `index.json` entry of each ref name, parsed once per version of the file: a build
    * resolving each of its n tags would otherwise parse and check the whole index n times. A
    * version is the file's inode, size and timestamps (writers replace it by rename), trusted only

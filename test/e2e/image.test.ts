@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeProject, runAsUser, runStacker, useBusyboxRegistry } from './rig.js';
+import { builtLayers, makeProject, runAsUser, runStacker, useBusyboxRegistry } from './rig.js';
 
 interface Inspect { Layers: string[] }
 interface Config {
@@ -71,5 +71,19 @@ empty:
     assert.doesNotMatch(list, / (proc|sys|dev|etc)\//);
     assert.match(list, /^h.* hello-link link to hello$/m);
     assert.match(list, /2020-09-13/);
+
+    // Rebuilt on a cached parent (whose index record keeps the file's text as a digest only), a
+    // layer still inherits the parent's annotations; the parent is tagged with a fresh manifest
+    // holding the new text, and keeps its other annotations.
+    const yaml2 = yaml.replace('run: "true"', 'run: "true # again"');
+    await p.write('stacker.yaml', yaml2);
+    const again = await runStacker(p, ['build', '--substitute', `BASE=${reg.busybox.url}`, '--annotations-namespace', 'org.example'], { env });
+    assert.equal(again.code, 0, again.stderr + again.stdout);
+    assert.deepEqual(builtLayers(again.stdout), ['empty']);
+    for (const tag of ['top', 'empty']) {
+      const m = JSON.parse((await runAsUser('skopeo', ['inspect', '--raw', `oci:oci:${tag}`], p.dir)).stdout) as { annotations: Record<string, string> };
+      assert.equal(m.annotations['org.example.stacker.stacker_yaml'], yaml2.replace('${{BASE}}', reg.busybox.url), tag);
+      assert.equal(m.annotations['org.opencontainers.image.source'], 'https://example.invalid/x', tag);
+    }
   });
 });
