@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, cpSync, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { StackerError, type ImportSpec, type LayerSpec } from '../core/index.js';
 import { copyIntoRootfs, placeDestImport, type Ownership } from './copy-into-rootfs.js';
@@ -44,9 +44,8 @@ export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: 
       }
       const dst = join(ctx.importsDir, name);
       rmSync(dst, { recursive: true, force: true });
-      const o = own(imp);
-      if (hasOwnership(o) || !linkFile(src, dst)) cpSync(src, dst, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-      applyImportOwnership(dst, o);
+      cpSync(src, dst, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      applyImportOwnership(dst, own(imp));
       if (!names.includes(name)) names.push(name);
     });
   }
@@ -57,29 +56,9 @@ function own(imp: ImportSpec): Ownership {
   return { ...(imp.mode !== undefined ? { mode: imp.mode } : {}), ...(imp.uid !== undefined ? { uid: imp.uid } : {}), ...(imp.gid !== undefined ? { gid: imp.gid } : {}) };
 }
 
-const hasOwnership = (o: Ownership): boolean => o.mode !== undefined || o.uid !== undefined || o.gid !== undefined;
-
-/**
- * Makes `dst` a hard link of the regular file `src` when a copy would look the same: an import
- * is bound read-only at /stacker/imports, so the run step sees the same bytes, mode, times and,
- * for a file owned by us, the same owner as in a copy; and a large import costs neither a copy
- * nor, at the next build, freeing one. False for anything else (another owner, not a regular
- * file, a link refused: another filesystem, protected_hardlinks): the caller copies.
- */
-function linkFile(src: string, dst: string): boolean {
-  try {
-    const st = lstatSync(src);
-    if (!st.isFile() || st.uid !== process.geteuid?.() || st.gid !== process.getegid?.()) return false;
-    linkSync(src, dst);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `mode` on files (every file of a directory), `uid`/`gid` on everything; symlinks are not followed. */
 function applyImportOwnership(p: string, o: Ownership): void {
-  if (!hasOwnership(o)) return;
+  if (o.mode === undefined && o.uid === undefined && o.gid === undefined) return;
   const st = lstatSync(p);
   if (st.isDirectory()) {
     for (const n of readdirSync(p)) applyImportOwnership(join(p, n), o);
@@ -135,7 +114,7 @@ async function withSource(imp: ImportSpec, ctx: ImportContext, use: (src: string
     rmSync(named, { recursive: true, force: true });
     mkdirSync(named, { recursive: true });
     const target = join(named, importName(imp));
-    if (!linkFile(file, target)) cpSync(file, target);
+    cpSync(file, target);
     try {
       use(target);
     } finally {
