@@ -57,7 +57,7 @@ export async function preflight(rootsDir: string): Promise<CheckResult[]> {
   const t = mkdtempSync(join(rootsDir, '.check-'));
   try {
     for (const d of ['l1', 'l2', 'u', 'w', 'm']) mkdirSync(join(t, d));
-    const script = 'mount -t overlay overlay -o lowerdir=l1:l2,upperdir=u,workdir=w,volatile,userxattr m && mknod wh c 0 0 && umount m';
+    const script = 'mount -t overlay overlay -o lowerdir=l1:l2,upperdir=u,workdir=w,userxattr m && mknod wh c 0 0 && umount m';
     const args = root ? ['--mount', 'sh', '-c', script] : ['--user', '--map-root-user', '--map-auto', '--mount', 'sh', '-c', script];
     const r = await execa('unshare', args, { cwd: t, reject: false });
     out.push({

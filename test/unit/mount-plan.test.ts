@@ -10,7 +10,7 @@ test('a few layers: mount(2) with absolute directories, no process', () => {
   assert.deepEqual(p, {
     via: 'syscall',
     target: '/home/u/p/roots/w/rootfs',
-    options: `lowerdir=/home/u/p/roots/${lowers(2)[0]}:/home/u/p/roots/${lowers(2)[1]},upperdir=/home/u/p/roots/w/upper,workdir=/home/u/p/roots/w/work,volatile,userxattr`,
+    options: `lowerdir=/home/u/p/roots/${lowers(2)[0]}:/home/u/p/roots/${lowers(2)[1]},upperdir=/home/u/p/roots/w/upper,workdir=/home/u/p/roots/w/work,userxattr`,
   });
   assert.match(overlayMountPlan({ lowers: lowers(1), target: '/abs/t', cwd: '/r', readonly: true }).options, /^lowerdir=\/r\/sha256_0+\/overlay,userxattr,ro$/);
 });
