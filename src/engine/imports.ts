@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { StackerError, type ImportSpec, type LayerSpec } from '../core/index.js';
 import { copyIntoRootfs, placeDestImport, type Ownership } from './copy-into-rootfs.js';
+import { racyWindowFor } from '../fingerprint/stat-cache.js';
 import { fetchUrl } from './fetch-url.js';
 
 /** Reads a path out of another layer's rootfs (mounted read-only while the callback runs). */
@@ -26,12 +27,24 @@ export function importName(imp: ImportSpec): string {
 /**
  * Puts every import where the run step sees it: imports without `dest` in the layer's imports
  * dir (bound read-only at /stacker/imports), imports with `dest` straight into the rootfs.
- * Returns the names made available under /stacker/imports. The imports dir is emptied first,
- * so an import removed from the stacker.yaml is not visible any more.
+ * Returns the names made available under /stacker/imports. Anything else in the imports dir is
+ * removed, so an import removed from the stacker.yaml is not visible any more.
+ *
+ * Imports are copies: a run step is root in its user namespace and could remount its binds
+ * writable, so it must never see the user's own files. A local file's copy from the layer's last
+ * build is kept when neither the file nor the copy changed since (their stat data, with the
+ * stat cache's racily-clean rule; the record sits next to the imports dir, out of the run step's
+ * reach): rebuilding a layer for its `run` does not copy a large import again (and the copy's
+ * pages need no writing back when the build's overlay is unmounted).
  */
 export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: ImportContext): Promise<string[]> {
-  rmSync(ctx.importsDir, { recursive: true, force: true });
+  const recordFile = `${ctx.importsDir}.copies.json`;
+  const previous = readCopyRecords(recordFile);
+  rmSync(recordFile, { force: true });
+  const wanted = new Set(layer.imports.filter((i) => i.dest === undefined).map(importName));
   mkdirSync(ctx.importsDir, { recursive: true });
+  for (const n of readdirSync(ctx.importsDir)) if (!wanted.has(n)) rmSync(join(ctx.importsDir, n), { recursive: true, force: true });
+  const records: Record<string, CopyRecord> = {};
   const names: string[] = [];
   for (const imp of layer.imports) {
     await withSource(imp, ctx, (src) => {
@@ -43,13 +56,61 @@ export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: 
         return;
       }
       const dst = join(ctx.importsDir, name);
-      rmSync(dst, { recursive: true, force: true });
-      cpSync(src, dst, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-      applyImportOwnership(dst, own(imp));
+      const ownership = JSON.stringify(own(imp));
+      const kept = imp.kind === 'local' ? keptCopy(previous[name], src, dst, ownership) : undefined;
+      delete records[name];
+      if (kept !== undefined) {
+        records[name] = kept;
+      } else {
+        rmSync(dst, { recursive: true, force: true });
+        const at = BigInt(Date.now()) * 1_000_000n;
+        const srcStat = lstatSync(src, { bigint: true });
+        cpSync(src, dst, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+        applyImportOwnership(dst, own(imp));
+        if (imp.kind === 'local' && srcStat.isFile()) {
+          records[name] = { src, srcStat: statTuple(srcStat), dstStat: statTuple(lstatSync(dst, { bigint: true })), ownership, at: String(at) };
+        }
+      }
       if (!names.includes(name)) names.push(name);
     });
   }
+  try {
+    writeFileSync(recordFile, JSON.stringify(records));
+  } catch {
+    // Only a later rebuild's copy is at stake.
+  }
   return names;
+}
+
+/** A copy in the imports dir, as made: from which file, both files' stat data, when. */
+interface CopyRecord { src: string; srcStat: string; dstStat: string; ownership: string; at: string }
+
+function readCopyRecords(file: string): Record<string, CopyRecord> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, CopyRecord>;
+  } catch {
+    return {};
+  }
+}
+
+const statTuple = (st: BigIntStats): string => [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].join(':');
+
+/** The record of `dst` when it is still an exact copy of `src` as it is now; undefined otherwise. */
+function keptCopy(rec: CopyRecord | undefined, src: string, dst: string, ownership: string): CopyRecord | undefined {
+  if (rec === undefined || rec.src !== src || rec.ownership !== ownership) return undefined;
+  let s: BigIntStats;
+  let d: BigIntStats;
+  try {
+    s = lstatSync(src, { bigint: true });
+    d = lstatSync(dst, { bigint: true });
+  } catch {
+    return undefined;
+  }
+  if (!s.isFile() || statTuple(s) !== rec.srcStat || statTuple(d) !== rec.dstStat) return undefined;
+  // Racily clean: changed within a timestamp granule of the copy, a later write in the same
+  // granule could have kept every stat field.
+  const newest = s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs;
+  return BigInt(rec.at) - newest > racyWindowFor(s.mtimeNs, s.ctimeNs) ? rec : undefined;
 }
 
 function own(imp: ImportSpec): Ownership {

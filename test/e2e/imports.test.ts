@@ -187,6 +187,40 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
     assert.equal(await readFile(join(await unpackImage(p, 'app'), 'out/tree'), 'utf8'), 'absent\n');
   });
 
+  test("a layer rebuilt for its run keeps its import's copy; a changed file or a changed copy is copied again", async () => {
+    const yaml = (n: number) => `app:\n  ${from()}\n  imports:\n    - data.bin\n    - gone.txt\n  run: cat /stacker/imports/data.bin > /out-${n}\n`;
+    const p = await makeProject({ 'stacker.yaml': yaml(1), 'data.bin': 'one\n', 'gone.txt': 'x\n' });
+    assert.equal((await runStacker(p, ['build'])).code, 0);
+    const copy = p.path('.stacker/imports/app/data.bin');
+    // A new copy may reuse the old one's inode number, never its change time.
+    const stamp = async () => (await lstat(copy, { bigint: true })).ctimeNs;
+    const first = await stamp();
+    const content = async (n: number) => readFile(join(await unpackImage(p, 'app'), `out-${n}`), 'utf8');
+
+    // The run changed, the import did not: the same copy; an import dropped from the file is gone.
+    await p.write('stacker.yaml', yaml(2).replace('    - gone.txt\n', ''));
+    const r2 = await runStacker(p, ['build']);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(await stamp(), first);
+    assert.equal(existsSync(p.path('.stacker/imports/app/gone.txt')), false);
+    assert.equal(await content(2), 'one\n');
+
+    // The user's file changed (same size): a new copy, and the run sees the new content.
+    await p.write('data.bin', 'two\n');
+    await runAsUser('sleep', ['0.2'], p.dir); // out of the racy window of the copy above
+    const r3 = await runStacker(p, ['build']);
+    assert.equal(r3.code, 0, r3.stderr);
+    assert.notEqual(await stamp(), first);
+    assert.equal(await content(2), 'two\n');
+
+    // The copy was changed (a run step can remount its binds writable): copied again.
+    await runAsUser('sh', ['-c', 'chmod u+w "$0" && printf "BAD\\n" > "$0"', copy], p.dir);
+    await p.write('stacker.yaml', yaml(3));
+    const r4 = await runStacker(p, ['build']);
+    assert.equal(r4.code, 0, r4.stderr);
+    assert.equal(await content(3), 'two\n');
+  });
+
   test('an import that is itself a symlink stays one at /stacker/imports/<name> and /stacker/<name>, dangling or not', async () => {
     const p = await makeProject({
       'stacker.yaml': `
