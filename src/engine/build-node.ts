@@ -20,6 +20,7 @@ export interface NodeBuildContext {
   overlay: OverlayStore;
   events: EventSink;
   importsDir: (layer: string) => string;
+  importCopiesFile: (layer: string) => string;
   downloadsDir: string;
   resultOf: (name: string) => NodeResult;
   grab: GrabFn;
@@ -109,7 +110,7 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   try {
     const importsDir = ctx.importsDir(layer.name);
     step('imports');
-    const names = await materializeImports(layer, area.rootfs, { importsDir, downloadsDir: ctx.downloadsDir, grab: ctx.grab });
+    const names = await materializeImports(layer, area.rootfs, { importsDir, copiesFile: ctx.importCopiesFile(layer.name), downloadsDir: ctx.downloadsDir, grab: ctx.grab });
     copyOverlayDirs(layer, area.rootfs);
     if (layer.run.length > 0) {
       step('run');

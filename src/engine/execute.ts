@@ -12,7 +12,7 @@ import type { NodeBuildContext } from './build-node.js';
 import { fromRecord, toRecord } from './index-adapter.js';
 import type { NodeDoc } from './inputs.js';
 import type { NodeResult } from './node-result.js';
-import { blobStoreDir, downloadsDir, importsDir } from './paths.js';
+import { blobStoreDir, downloadsDir, importCopiesFile, importsDir } from './paths.js';
 import type { PlanNode } from './plan.js';
 import { schedule } from './schedule.js';
 
@@ -166,7 +166,7 @@ async function buildContext(o: BuildOptions, store: OciLayout, resultOf: (name: 
   overlay.removeLeftovers();
   const ctx: NodeBuildContext = {
     cwd: o.paths.cwd, store, overlay, events: o.events, inFlight: new Map(),
-    importsDir: (l) => importsDir(o.paths, l), downloadsDir: downloadsDir(o.paths), resultOf,
+    importsDir: (l) => importsDir(o.paths, l), importCopiesFile: (l) => importCopiesFile(o.paths, l), downloadsDir: downloadsDir(o.paths), resultOf,
     grab: async (layer, path, use) => {
       const mnt = mkdtempSync(join(o.paths.rootsDir, '.tmp-grab-'));
       await mountChain(ctx, resultOf(layer), mnt);

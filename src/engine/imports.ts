@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
-import { basename, join, posix } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import { StackerError, type ImportSpec, type LayerSpec } from '../core/index.js';
 import { copyIntoRootfs, placeDestImport, type Ownership } from './copy-into-rootfs.js';
 import { racyWindowFor } from '../fingerprint/stat-cache.js';
@@ -11,6 +11,8 @@ export type GrabFn = (layer: string, path: string, use: (hostPath: string) => vo
 
 export interface ImportContext {
   importsDir: string;
+  /** Where the imports dir's copies are recorded (outside it). */
+  copiesFile: string;
   downloadsDir: string;
   grab: GrabFn;
 }
@@ -33,14 +35,15 @@ export function importName(imp: ImportSpec): string {
  * Imports are copies: a run step is root in its user namespace and could remount its binds
  * writable, so it must never see the user's own files. A local file's copy from the layer's last
  * build is kept when neither the file nor the copy changed since (their stat data, with the
- * stat cache's racily-clean rule; the record sits next to the imports dir, out of the run step's
+ * stat cache's racily-clean rule; the record is outside the imports dir, out of the run step's
  * reach): rebuilding a layer for its `run` does not copy a large import again (and the copy's
  * pages need no writing back when the build's overlay is unmounted).
  */
 export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: ImportContext): Promise<string[]> {
-  const recordFile = `${ctx.importsDir}.copies.json`;
+  const recordFile = ctx.copiesFile;
   const previous = readCopyRecords(recordFile);
   rmSync(recordFile, { force: true });
+  mkdirSync(dirname(recordFile), { recursive: true });
   const wanted = new Set(layer.imports.filter((i) => i.dest === undefined).map(importName));
   mkdirSync(ctx.importsDir, { recursive: true });
   for (const n of readdirSync(ctx.importsDir)) if (!wanted.has(n)) rmSync(join(ctx.importsDir, n), { recursive: true, force: true });

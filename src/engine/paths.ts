@@ -20,4 +20,6 @@ export function resolvePaths(opts: { cwd: string; workDir?: string; stackerDir?:
 
 export const blobStoreDir = (p: StackerPaths): string => join(p.stackerDir, 'store');
 export const importsDir = (p: StackerPaths, layer: string): string => join(p.stackerDir, 'imports', layer);
+/** What a layer's imports dir holds, as copied (imports.ts); not in the imports dir, which run steps see. */
+export const importCopiesFile = (p: StackerPaths, layer: string): string => join(p.stackerDir, 'import-copies', `${layer}.json`);
 export const downloadsDir = (p: StackerPaths): string => join(p.stackerDir, 'downloads');
