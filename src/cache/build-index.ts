@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StackerError } from '../core/errors.js';
 import { sha256Digest } from '../core/digest.js';
@@ -74,7 +74,9 @@ export class BuildIndex {
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       migrate(db, migrations, path);
-      return new BuildIndex(db, path);
+      const index = new BuildIndex(db, path);
+      index.importJournal(join(stackerDir, HISTORY_JOURNAL));
+      return index;
     } catch (e) {
       db?.close();
       if (e instanceof StackerError) throw e;
@@ -262,6 +264,54 @@ export class BuildIndex {
     })();
   }
 
+  /**
+   * Moves the builds that bin/stacker.js answered from a no-op stamp (it cannot open the index
+   * without loading the CLI, which is what it avoids) from the history journal into the history,
+   * in order. The journal is renamed first, so lines appended meanwhile start a new one; a build
+   * already recorded (same start, pid and host: a line appended twice, or an import that crashed
+   * before removing its file) is skipped, and so is a line that does not parse. Best effort.
+   */
+  importJournal(journal: string): void {
+    const dir = dirname(journal);
+    const base = basename(journal);
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => n === base || (n.startsWith(`${base}.`) && n.endsWith('.importing')));
+    } catch {
+      return;
+    }
+    // Leftovers of an import that stopped first (older), then the journal itself.
+    names.sort((x, y) => (x === base ? 1 : y === base ? -1 : x.localeCompare(y)));
+    const known = this.stmt('SELECT 1 FROM builds WHERE started_at = ? AND pid = ? AND hostname = ?').pluck();
+    const importOne = this.db.transaction((b: JournalBuild) => {
+      const id = this.startBuild(b);
+      this.recordBuildNodes(id, b.nodes.map((n) => ({ layer: n.layer, key: n.key as Digest, status: 'cached' as const })));
+      this.stmt('UPDATE builds SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?').run(b.finishedAt, 'success', JSON.stringify(b.summary), id);
+    });
+    for (const name of names) {
+      let file = join(dir, name);
+      try {
+        if (name === base) {
+          const moved = `${journal}.${process.pid}-${Date.now()}.importing`;
+          renameSync(file, moved);
+          file = moved;
+        }
+        for (const text of readFileSync(file, 'utf8').split('\n')) {
+          const b = parseJournalLine(text);
+          if (b === undefined || known.get(b.startedAt, b.pid, b.hostname) !== undefined) continue;
+          try {
+            importOne(b);
+          } catch {
+            // A line the index refuses (a key it does not know) is dropped.
+          }
+        }
+        rmSync(file, { force: true });
+      } catch {
+        // Left for the next open.
+      }
+    }
+  }
+
   finishBuild(id: number, outcome: Exclude<BuildOutcome, 'running'>, summary?: unknown): void {
     this.stmt('UPDATE builds SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?').run(
       Date.now(),
@@ -361,3 +411,30 @@ function checkKey(key: string, doc: string): void {
   if (sha256Digest(doc) !== key) throw new Error(`index: key ${key} is not the sha256 of its input document`);
 }
 
+
+/** The history journal in the stacker dir (see importJournal; bin/stacker.js appends to it). */
+export const HISTORY_JOURNAL = 'history-journal.ndjson';
+
+interface JournalBuild {
+  startedAt: number;
+  finishedAt: number;
+  argv: string[];
+  toolVersion: string;
+  pid: number;
+  hostname: string;
+  nodes: { layer: string; key: string }[];
+  summary: unknown;
+}
+
+function parseJournalLine(text: string): JournalBuild | undefined {
+  if (text.trim() === '') return undefined;
+  try {
+    const b = JSON.parse(text) as JournalBuild;
+    const ok = Number.isSafeInteger(b.startedAt) && Number.isSafeInteger(b.finishedAt) && Number.isSafeInteger(b.pid)
+      && typeof b.hostname === 'string' && typeof b.toolVersion === 'string' && Array.isArray(b.argv) && b.argv.every((a) => typeof a === 'string')
+      && Array.isArray(b.nodes) && b.nodes.every((n) => typeof n?.layer === 'string' && typeof n.key === 'string');
+    return ok ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}

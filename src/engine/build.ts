@@ -10,6 +10,7 @@ import type { InputDocument } from './input-document.js';
 import { computeDocuments, type NodeDoc } from './inputs.js';
 import { acquireLock, adoptLock } from './lock.js';
 import { downloadsDir, type StackerPaths } from './paths.js';
+import type { StampOptions } from './noop-stamp.js';
 import { plan, type PlanNode } from './plan.js';
 
 export interface BuildOptions {
@@ -32,6 +33,8 @@ export interface BuildOptions {
    */
   replaceProcess?: boolean;
   events: EventSink;
+  /** Write a no-op stamp (noop-stamp.ts) after a build that found everything cached. */
+  noopStamp?: Omit<StampOptions, 'cwd' | 'stackerDir' | 'ociDir' | 'substituteFile'>;
 }
 
 const LOCK_ENV = 'STACKER_LOCK_HELD_BY';
@@ -176,8 +179,15 @@ function listing(index: BuildIndex, path: string | undefined, digest: string): T
 }
 
 /** `stacker build`: plan outside any namespace; enter one only when something must build. */
-export async function runBuild(o: BuildOptions): Promise<number> {
+export async function runBuild(options: BuildOptions): Promise<number> {
+  let o = options;
   const namespaced = await inBuildNamespace();
+  // A no-op's stamp replays its output: only a run that printed nothing but its hits gets one.
+  let logged = false;
+  if (o.noopStamp !== undefined && !namespaced) {
+    const events = o.events;
+    o = { ...o, events: { emit: (ev) => { if (ev.type === 'log') logged = true; events.emit(ev); } } };
+  }
   // A builder that was the planner (same pid) holds the planner's lock and releases it, whatever
   // ends it: nobody is left waiting to.
   const adopted = namespaced && process.env[LOCK_ENV] === String(process.pid) ? adoptLock(o.paths.stackerDir) : undefined;
@@ -217,7 +227,13 @@ export async function runBuild(o: BuildOptions): Promise<number> {
       if (o.replaceProcess !== true) index.close();
       return await handToBuilder(o, planned);
     }
-    return await (await import('./execute.js')).execute(o, spec, steps, docs, index);
+    const code = await (await import('./execute.js')).execute(o, spec, steps, docs, index);
+    if (o.noopStamp !== undefined && !namespaced && code === 0 && !logged && warnings.length === 0) {
+      const { writeNoopStamp } = await import('./noop-stamp.js');
+      const { substituteFile } = o.load;
+      writeNoopStamp({ ...o.noopStamp, cwd: o.paths.cwd, stackerDir: o.paths.stackerDir, ociDir: o.paths.ociDir, ...(substituteFile !== undefined ? { substituteFile } : {}) }, spec, steps);
+    }
+    return code;
   } finally {
     index?.close();
     release();

@@ -292,3 +292,27 @@ test('stat cache through the index: a second check of an unchanged tree hashes n
   ix2.close();
   rmSync(dir, { recursive: true });
 });
+
+test('history journal: no-ops bin/stacker.js answered are imported in order, once, on the next open', () => {
+  const dir = join(tmp(), 'st');
+  BuildIndex.open(dir).close();
+  const line = (startedAt: number, pid: number, layers: string[]) => `${JSON.stringify({
+    startedAt, finishedAt: startedAt + 7, argv: ['/bin/stacker.js', 'build'], toolVersion: '0.1.0', pid, hostname: 'h',
+    nodes: layers.map((l, i) => ({ layer: l, key: sha256Digest(`${l}${i}`) })), summary: { built: 0, cached: layers.length, failed: 0, notRun: 0, durationMs: 7 },
+  })}\n`;
+  // A leftover of an import that stopped before removing its file (older builds), then the journal:
+  // the same build twice (appended again after a rename), a torn last line, and garbage.
+  writeFileSync(join(dir, 'history-journal.ndjson.1-1.importing'), line(1000, 1, ['a']));
+  writeFileSync(join(dir, 'history-journal.ndjson'), line(2000, 2, ['a', 'b']) + line(2000, 2, ['a', 'b']) + 'not json\n' + line(3000, 3, ['a']).slice(0, 40));
+  const ix = BuildIndex.open(dir);
+  const builds = ix.listBuilds();
+  assert.deepEqual(builds.map((b) => [b.startedAt, b.finishedAt, b.outcome, b.pid]), [[2000, 2007, 'success', 2], [1000, 1007, 'success', 1]]);
+  assert.deepEqual(ix.buildNodes(builds[0]!.id).map((n) => [n.layer, n.status]), [['a', 'cached'], ['b', 'cached']]);
+  assert.deepEqual(builds[0]!.summary, { built: 0, cached: 2, failed: 0, notRun: 0, durationMs: 7 });
+  ix.close();
+  assert.deepEqual([existsSync(join(dir, 'history-journal.ndjson')), existsSync(join(dir, 'history-journal.ndjson.1-1.importing'))], [false, false]);
+  // Imported once: the next open adds nothing.
+  const again = BuildIndex.open(dir);
+  assert.equal(again.listBuilds().length, 2);
+  again.close();
+});

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { StackerError } from '../../core/index.js';
-import { runBuild } from '../../engine/build.js';
+import { runBuild, type BuildOptions } from '../../engine/build.js';
 import { BUILD_OPTIONS, bool, list, parse, str, type Values } from '../args.js';
 import { loadOptionsFrom, pathsFrom, reporterFrom } from './common.js';
 
@@ -26,6 +26,7 @@ function parseJobs(s: string): number {
 
 async function buildFile(v: Values, file: string, argv: string[], replaceProcess: boolean): Promise<number> {
   const paths = pathsFrom(v);
+  const noopStamp = stampOptions(v, replaceProcess);
   return runBuild({
     paths,
     load: loadOptionsFrom(v, paths, file),
@@ -39,7 +40,21 @@ async function buildFile(v: Values, file: string, argv: string[], replaceProcess
     argv,
     replaceProcess,
     events: reporterFrom(v),
+    ...(noopStamp !== undefined ? { noopStamp } : {}),
   });
+}
+
+/**
+ * The no-op stamp's options, when bin/stacker.js asked for one (it names the file) and the
+ * output of a no-op is plain lines: not --json, --debug, --no-cache or --order-only, and `build`
+ * of one file (recursive-build starts each file's build itself).
+ */
+function stampOptions(v: Values, replaceProcess: boolean): BuildOptions['noopStamp'] {
+  const file = process.env.STACKER_NOOP_STAMP;
+  const bundle = process.env.STACKER_BUNDLE;
+  if (file === undefined || bundle === undefined || !replaceProcess) return undefined;
+  if (bool(v, 'json') || bool(v, 'debug') || bool(v, 'no-cache') || bool(v, 'order-only')) return undefined;
+  return { file, bundle, argv: process.argv.slice(2), quiet: bool(v, 'quiet'), toolVersion: '0.1.0' };
 }
 
 const BUILD_HELP = `stacker build [options]

@@ -1,0 +1,167 @@
+import { lstatSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { HISTORY_JOURNAL } from '../cache/build-index.js';
+import type { BuildSpec } from '../core/index.js';
+import { racyWindowFor } from '../fingerprint/stat-cache.js';
+import { parseImageRef } from '../oci/image-ref.js';
+import type { PlanNode } from './plan.js';
+
+/**
+ * The no-op stamp: what a later `stacker build` with the same command line needs to know that it
+ * would again be a no-op, checked by bin/stacker.js before it loads the CLI at all (see there:
+ * `fastNoop`). Written by a build that found every layer cached and printed nothing but that.
+ *
+ * It holds the command line, the working directory and the environment exactly; the bundle's
+ * identity; the stat data of every host file the plan read (the stacker files, the substitute
+ * file, local file imports, local tar bases, the index.json of `oci` bases, the output layout's
+ * index.json; every entry of directory imports and overlay_dirs) and the identity of the stacker
+ * dir and its index; the lines to print and the keys for the build's history. A build that reads
+ * anything else of the host (a docker tag, a URL, binds) writes no stamp, nor does one with
+ * more than MAX_FILES such files, nor one whose inputs changed since the stat cache's racy window
+ * before the build started (a write while the build ran may be newer than what the plan read;
+ * one in the same timestamp granule could keep every stat field): the next no-op writes it.
+ */
+export interface NoopStamp {
+  v: 1;
+  cwd: string;
+  argv: string[];
+  /** The environment but for the names in IGNORED_ENV. */
+  env: Record<string, string>;
+  /** The bundle's stat tuple (bin/stacker.js checks it: a new stacker takes the full path). */
+  tool: string;
+  /** [path, stat tuple] of each file, or of each directory whose identity (dev:ino) counts. */
+  files: [string, string][];
+  ids: [string, string][];
+  /** The lock file: the fast path is not taken while a build holds it. */
+  lock: string;
+  /** What the build printed on stdout. */
+  out: string;
+  /** Where the fast path records its build (imported into the index by the next open). */
+  journal: string;
+  nodes: { layer: string; key: string }[];
+  toolVersion: string;
+  hostname: string;
+}
+
+/** Beyond this many files (imports are walked entry by entry), no stamp: it would be slow to check. */
+const MAX_FILES = 50_000;
+
+/** Variables that change between two runs of the same command in the same shell. */
+export const IGNORED_ENV = ['_', 'OLDPWD', 'STACKER_NOOP_STAMP', 'STACKER_BUNDLE'];
+
+/** The bin's `statTuple`, which must match: every field a write can change, ns timestamps. */
+export const statTuple = (st: BigIntStats): string => [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].join(':');
+
+export interface StampOptions {
+  /** Where to write it (bin/stacker.js chose it from the command line). */
+  file: string;
+  bundle: string;
+  cwd: string;
+  argv: string[];
+  quiet: boolean;
+  stackerDir: string;
+  ociDir: string;
+  substituteFile?: string;
+  toolVersion: string;
+}
+
+/** Writes the stamp when this no-op's inputs allow one; removes a stale one otherwise. Best effort. */
+export function writeNoopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): void {
+  try {
+    const stamp = noopStamp(o, spec, steps);
+    if (stamp === undefined) return;
+    mkdirSync(dirname(o.file), { recursive: true });
+    const tmp = `${o.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(stamp));
+    renameSync(tmp, o.file);
+  } catch {
+    // Only the next no-op's speed is at stake.
+  }
+}
+
+function noopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): NoopStamp | undefined {
+  if (steps.some((s) => s.state !== 'cached')) return undefined;
+  const inputs = new Set<string>(spec.files.map((f) => f.path));
+  // Imports and overlay_dirs: a file, or a directory and everything in it.
+  const trees = new Set<string>();
+  if (o.substituteFile !== undefined) inputs.add(resolve(o.cwd, o.substituteFile));
+  for (const step of steps) {
+    const layer = spec.layers.get(step.name)!;
+    if (layer.binds.length > 0) return undefined;
+    for (const imp of layer.imports) {
+      if (imp.kind === 'http') return undefined;
+      if (imp.kind === 'local') trees.add(imp.path);
+    }
+    for (const d of layer.overlayDirs) trees.add(d.source);
+    const url = layer.from.url ?? '';
+    switch (layer.from.type) {
+      case 'tar':
+        if (/^https?:/.test(url)) return undefined;
+        if (!url.startsWith('stacker://')) inputs.add(resolve(o.cwd, url));
+        break;
+      case 'oci':
+      case 'docker': {
+        const layoutUrl = layer.from.type === 'oci' ? url : url.startsWith('oci:') ? url.slice(4) : undefined;
+        if (layoutUrl !== undefined) {
+          inputs.add(join(resolve(o.cwd, layoutUrl.slice(0, Math.max(0, layoutUrl.indexOf(':')))), 'index.json'));
+        } else {
+          const ref = parseImageRef(url);
+          if (ref.transport !== 'docker' || ref.digest === undefined) return undefined; // a tag: every build asks the registry
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  // Racy against the start of this process: a file written while it ran (after the plan read it,
+  // before these stats) is newer than that, and the stamp would claim what the plan never saw.
+  const now = BigInt(Math.floor(performance.timeOrigin)) * 1_000_000n;
+  const files: [string, string][] = [];
+  const add = (p: string, st: BigIntStats): boolean => {
+    const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+    if (now - newest <= racyWindowFor(st.mtimeNs, st.ctimeNs)) return false;
+    files.push([p, statTuple(st)]);
+    return files.length <= MAX_FILES;
+  };
+  for (const p of inputs) {
+    if (/^https?:/.test(p)) return undefined; // a stacker file read from a URL
+    const st = lstatSync(p, { bigint: true });
+    if (!st.isFile() || !add(p, st)) return undefined;
+  }
+  // A directory's own stat data changes when an entry is added, removed or renamed in it; each
+  // entry's, when it is written, chmod-ed or chown-ed: every entry is listed, none followed.
+  const walk = (p: string): boolean => {
+    const st = lstatSync(p, { bigint: true });
+    if (!add(p, st)) return false;
+    return !st.isDirectory() || readdirSync(p).every((n) => walk(join(p, n)));
+  };
+  // An import that is a symlink is keyed as one (its target text, not followed), like the
+  // symlinks inside directories; a new target is a new inode.
+  for (const p of trees) if (!walk(p)) return undefined;
+  // The output layout's index.json is ours (replaced by rename: a new inode at each change).
+  const outIndex = join(o.ociDir, 'index.json');
+  files.push([outIndex, statTuple(lstatSync(outIndex, { bigint: true }))]);
+  const id = (p: string): [string, string] => {
+    const st = statSync(p, { bigint: true });
+    return [p, `${st.dev}:${st.ino}`];
+  };
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !IGNORED_ENV.includes(k)) env[k] = v;
+  return {
+    v: 1,
+    cwd: o.cwd,
+    argv: o.argv,
+    env,
+    tool: statTuple(statSync(o.bundle, { bigint: true })),
+    files,
+    ids: [id(o.stackerDir), id(join(o.stackerDir, 'index.db'))],
+    lock: join(o.stackerDir, '.lock'),
+    out: o.quiet ? '' : steps.map((s) => `found cached layer ${s.name}\n`).join(''),
+    journal: join(o.stackerDir, HISTORY_JOURNAL),
+    nodes: steps.map((s) => ({ layer: s.name, key: s.key })),
+    toolVersion: o.toolVersion,
+    hostname: hostname(),
+  };
+}
