@@ -171,9 +171,10 @@ function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
  * and its index the same (`ids`). Then it prints what that no-op printed and records the build
  * in the stacker dir's history journal (imported into the index by the next command that opens
  * it). Otherwise (false) the CLI runs as usual, and writes a new stamp if it finds a no-op.
+ * STACKER_NO_STAMP=1 turns both off.
  */
 function fastNoop(args) {
-  if (!args.includes('build')) return false;
+  if (!args.includes('build') || process.env.STACKER_NO_STAMP === '1') return false;
   const home = cacheHome();
   if (home === undefined) return false;
   const file = path.join(home, 'stacker', `noop-${checkoutId(JSON.stringify([process.cwd(), args]))}.json`);

@@ -71,7 +71,7 @@ export function writeNoopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode
   try {
     const stamp = noopStamp(o, spec, steps);
     if (stamp === undefined) return;
-    mkdirSync(dirname(o.file), { recursive: true });
+    mkdirSync(dirname(o.file), { recursive: true, mode: 0o700 });
     const tmp = `${o.file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(stamp));
     renameSync(tmp, o.file);

@@ -56,11 +56,14 @@ describe('no-op stamp (unprivileged, end to end)', () => {
     const quiet = await build(p, ['--quiet']);
     assert.deepEqual([quiet.stdout, quiet.fast], ['', true]);
 
+    // STACKER_NO_STAMP=1: neither read nor written.
+    for (let i = 0; i < 2; i++) assert.equal((await build(p, [], { STACKER_NO_STAMP: '1' })).fast, false);
+
     // The next command that opens the index takes the journal into the history.
     const h = await runStacker(p, ['history']);
     assert.equal(h.code, 0, h.stderr);
-    assert.equal(h.stdout.trim().split('\n').length, 1 + 5, h.stdout); // the first build, two no-ops, two quiet ones
-    assert.match(h.stdout.split('\n')[1]!, /success +0 +2 +0 +0 .*build --quiet/);
+    assert.equal(h.stdout.trim().split('\n').length, 1 + 7, h.stdout); // the first build, two no-ops, two quiet ones, two without stamps
+    assert.match(h.stdout.split('\n')[3]!, /success +0 +2 +0 +0 .*build --quiet/);
     assert.equal(existsSync(journal(p)), false);
     const why = await runStacker(p, ['why-rebuilt', '--json']);
     assert.equal(why.code, 0, why.stderr);
