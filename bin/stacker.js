@@ -197,11 +197,15 @@ function fastNoop(args) {
       return undefined;
     }
   };
-  const same = s.v === 1 && s.cwd === process.cwd() && JSON.stringify(s.argv) === JSON.stringify(args)
-    && env.length === Object.keys(s.env).length && env.every(([k, v]) => s.env[k] === v)
-    && tuple(bundle, fs.statSync) === s.tool && !fs.existsSync(s.lock)
-    && s.files.every(([p, t]) => tuple(p, fs.lstatSync) === t)
-    && s.ids.every(([p, id]) => (tuple(p, fs.statSync) ?? '').split(':').slice(0, 2).join(':') === id);
+  let same = false;
+  try {
+    same = s.v === 1 && s.cwd === process.cwd() && JSON.stringify(s.argv) === JSON.stringify(args)
+      && env.length === Object.keys(s.env).length && env.every(([k, v]) => s.env[k] === v)
+      && tuple(bundle, fs.statSync) === s.tool && !fs.existsSync(s.lock)
+      && s.files.every(([p, t]) => tuple(p, fs.lstatSync) === t)
+      && s.ids.every(([p, id]) => (tuple(p, fs.statSync) ?? '').split(':').slice(0, 2).join(':') === id)
+      && typeof s.out === 'string' && typeof s.journal === 'string' && Array.isArray(s.nodes);
+  } catch {} // a stamp not of this shape: the full path, which replaces it
   if (!same) return false;
   process.stdout.write(s.out);
   const finished = Date.now();

@@ -123,5 +123,12 @@ describe('no-op stamp (unprivileged, end to end)', () => {
     const s = JSON.parse(await readFile(stamps[0]!, 'utf8')) as { tool: string };
     await writeFile(stamps[0]!, JSON.stringify({ ...s, tool: `${s.tool}x` }));
     assert.equal((await build(p)).fast, false);
+    // A stamp of another shape (damaged, or of another version) is not an error either.
+    for (const bad of ['{"v":1', JSON.stringify({ ...s, env: undefined, files: 3 }), 'null']) {
+      await writeFile(stamps[0]!, bad);
+      const r = await build(p);
+      assert.deepEqual([r.built, r.fast], [[], false]);
+    }
+    assert.equal((await build(p)).fast, true, 'the full path wrote a good stamp again');
   });
 });
