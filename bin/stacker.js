@@ -166,29 +166,22 @@ function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
 /**
  * A `build` that would again be a no-op, answered from the stamp the last no-op of the same
  * command line left (src/engine/noop-stamp.ts says what it holds and when one is written),
- * without loading the CLI: the same command line, working directory, environment and stacker;
- * no build holding the lock; every input file with the same stat data (`files`), the stacker dir
- * and its index the same (`ids`). Then it prints what that no-op printed and records the build
+ * without loading the CLI: the same command line, working directory, environment, stacker and
+ * Node (`who`, `tool`); no build holding the lock, and a stacker dir a build could write; every
+ * input file with the same stat data (`files`), the stacker dir and its index the same (`ids`). Then it prints what that no-op printed and records the build
  * in the stacker dir's history journal (imported into the index by the next command that opens
  * it). Otherwise (false) the CLI runs as usual, and writes a new stamp if it finds a no-op.
  * STACKER_NO_STAMP=1 turns both off.
  */
 function fastNoop(args) {
-  if (!args.includes('build') || process.env.STACKER_NO_STAMP === '1') return false;
+  if (!args.includes('build') || args.includes('--debug') || process.env.STACKER_NO_STAMP === '1') return false;
   const home = cacheHome();
-  if (home === undefined) return false;
-  const file = path.join(home, 'stacker', `noop-${checkoutId(JSON.stringify([process.cwd(), args]))}.json`);
-  const env = Object.entries(process.env).filter(([k]) => !IGNORED_ENV.includes(k));
-  // For the CLI, should this turn out not to be a no-op: where to write the stamp, of what bundle.
-  process.env.STACKER_NOOP_STAMP = file;
-  process.env.STACKER_BUNDLE = bundle;
-  let s;
-  try {
-    s = JSON.parse(fs.readFileSync(file, 'latin1'));
-  } catch {
-    return false;
-  }
-  const started = Date.now();
+  // Only the bundle is stamped: loadCli runs tsc's output instead when that is newer.
+  const built = mtimeOf(bundle);
+  const compiled = mtimeOf(path.join(dist, 'src', 'cli', 'main.js'));
+  if (home === undefined || built === undefined || (compiled !== undefined && built < compiled)) return false;
+  const crypto = require('node:crypto');
+  const sha = (text) => crypto.createHash('sha256').update(text).digest('hex');
   const tuple = (p, stat) => {
     try {
       const st = stat(p, { bigint: true });
@@ -197,13 +190,38 @@ function fastNoop(args) {
       return undefined;
     }
   };
+  const identity = (p) => {
+    try {
+      const st = fs.statSync(p, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.birthtimeNs}`;
+    } catch {
+      return undefined;
+    }
+  };
+  // The command line, directory and environment, and the stacker and Node that run them: as
+  // digests (the stamp holds no argument or variable: they may be secrets).
+  const env = Object.entries(process.env).filter(([k]) => k !== '_' && k !== 'OLDPWD' && !k.startsWith('STACKER_NOOP_'));
+  env.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  const where = JSON.stringify([process.cwd(), args]);
+  const who = sha(`${where}\n${JSON.stringify(env)}`);
+  const tool = [tuple(bundle, fs.statSync), process.version, process.versions.zlib, process.arch, process.execPath].join('|');
+  const file = path.join(home, 'stacker', `noop-${sha(where).slice(0, 16)}.json`);
+  // For the CLI, should this turn out not to be a no-op: where to write the stamp, and for what.
+  process.env.STACKER_NOOP_STAMP = JSON.stringify({ file, who, tool });
+  let s;
+  try {
+    s = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+  const started = Date.now();
   let same = false;
   try {
-    same = s.v === 1 && s.cwd === process.cwd() && JSON.stringify(s.argv) === JSON.stringify(args)
-      && env.length === Object.keys(s.env).length && env.every(([k, v]) => s.env[k] === v)
-      && tuple(bundle, fs.statSync) === s.tool && !fs.existsSync(s.lock)
+    const stackerDir = path.dirname(s.lock);
+    fs.accessSync(stackerDir, fs.constants.W_OK); // a full build would fail to take the lock
+    same = s.v === 2 && s.who === who && s.tool === tool && !fs.existsSync(s.lock)
       && s.files.every(([p, t]) => tuple(p, fs.lstatSync) === t)
-      && s.ids.every(([p, id]) => (tuple(p, fs.statSync) ?? '').split(':').slice(0, 2).join(':') === id)
+      && s.ids.every(([p, id]) => identity(p) === id)
       && typeof s.out === 'string' && typeof s.journal === 'string' && Array.isArray(s.nodes);
   } catch {} // a stamp not of this shape: the full path, which replaces it
   if (!same) return false;
@@ -217,9 +235,6 @@ function fastNoop(args) {
   appendJournal(s.journal, line);
   return true;
 }
-
-/** Variables that change between two runs of the same command (src/engine/noop-stamp.ts). */
-const IGNORED_ENV = ['_', 'OLDPWD', 'STACKER_NOOP_STAMP', 'STACKER_BUNDLE'];
 
 /**
  * Appends one line to the history journal. An importer renames the journal before reading it: if

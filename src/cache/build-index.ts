@@ -276,14 +276,21 @@ export class BuildIndex {
     const base = basename(journal);
     let names: string[];
     try {
-      names = readdirSync(dir).filter((n) => n === base || (n.startsWith(`${base}.`) && n.endsWith('.importing')));
+      // Another importer's file is left to it while it lives (its name holds its pid).
+      const adoptable = (n: string): boolean => {
+        const pid = Number(n.slice(base.length + 1).split('-')[0]);
+        return !Number.isSafeInteger(pid) || pid === process.pid || !alive(pid);
+      };
+      names = readdirSync(dir).filter((n) => n === base || (n.startsWith(`${base}.`) && n.endsWith('.importing') && adoptable(n)));
     } catch {
       return;
     }
     // Leftovers of an import that stopped first (older), then the journal itself.
     names.sort((x, y) => (x === base ? 1 : y === base ? -1 : x.localeCompare(y)));
     const known = this.stmt('SELECT 1 FROM builds WHERE started_at = ? AND pid = ? AND hostname = ?').pluck();
+    // Checked and written in one write transaction: two importers cannot both find a build new.
     const importOne = this.db.transaction((b: JournalBuild) => {
+      if (known.get(b.startedAt, b.pid, b.hostname) !== undefined) return;
       const id = this.startBuild(b);
       this.recordBuildNodes(id, b.nodes.map((n) => ({ layer: n.layer, key: n.key as Digest, status: 'cached' as const })));
       this.stmt('UPDATE builds SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?').run(b.finishedAt, 'success', JSON.stringify(b.summary), id);
@@ -298,9 +305,9 @@ export class BuildIndex {
         }
         for (const text of readFileSync(file, 'utf8').split('\n')) {
           const b = parseJournalLine(text);
-          if (b === undefined || known.get(b.startedAt, b.pid, b.hostname) !== undefined) continue;
+          if (b === undefined) continue;
           try {
-            importOne(b);
+            importOne.immediate(b);
           } catch {
             // A line the index refuses (a key it does not know) is dropped.
           }
@@ -436,5 +443,15 @@ function parseJournalLine(text: string): JournalBuild | undefined {
     return ok ? b : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,5 +1,4 @@
-import { lstatSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
-import { hostname } from 'node:os';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { HISTORY_JOURNAL } from '../cache/build-index.js';
 import type { BuildSpec } from '../core/index.js';
@@ -12,8 +11,8 @@ import type { PlanNode } from './plan.js';
  * would again be a no-op, checked by bin/stacker.js before it loads the CLI at all (see there:
  * `fastNoop`). Written by a build that found every layer cached and printed nothing but that.
  *
- * It holds the command line, the working directory and the environment exactly; the bundle's
- * identity; the stat data of every host file the plan read (the stacker files, the substitute
+ * It holds a digest of the working directory, the command line and the environment (no secret
+ * is written down); the bundle's and Node's identity; the stat data of every host file the plan read (the stacker files, the substitute
  * file, local file imports, local tar bases, the index.json of `oci` bases, the output layout's
  * index.json; every entry of directory imports and overlay_dirs) and the identity of the stacker
  * dir and its index; the lines to print and the keys for the build's history. A build that reads
@@ -23,15 +22,14 @@ import type { PlanNode } from './plan.js';
  * one in the same timestamp granule could keep every stat field): the next no-op writes it.
  */
 export interface NoopStamp {
-  v: 1;
-  cwd: string;
-  argv: string[];
-  /** The environment but for the names in IGNORED_ENV. */
-  env: Record<string, string>;
-  /** The bundle's stat tuple (bin/stacker.js checks it: a new stacker takes the full path). */
+  v: 2;
+  /** sha256 of the working directory, command line and environment (bin/stacker.js computes it). */
+  who: string;
+  /** The bundle's stat tuple, Node's version, zlib's, the arch and Node's path. */
   tool: string;
-  /** [path, stat tuple] of each file, or of each directory whose identity (dev:ino) counts. */
+  /** [path, stat tuple] of each input file and directory entry, and of the output's index.json. */
   files: [string, string][];
+  /** [path, dev:ino:birth time] of the stacker dir and its index (a new one is another cache). */
   ids: [string, string][];
   /** The lock file: the fast path is not taken while a build holds it. */
   lock: string;
@@ -41,39 +39,38 @@ export interface NoopStamp {
   journal: string;
   nodes: { layer: string; key: string }[];
   toolVersion: string;
-  hostname: string;
 }
 
 /** Beyond this many files (imports are walked entry by entry), no stamp: it would be slow to check. */
 const MAX_FILES = 50_000;
 
-/** Variables that change between two runs of the same command in the same shell. */
-export const IGNORED_ENV = ['_', 'OLDPWD', 'STACKER_NOOP_STAMP', 'STACKER_BUNDLE'];
-
-/** The bin's `statTuple`, which must match: every field a write can change, ns timestamps. */
+/** The bin's `tuple`, which must match: every field a write can change, ns timestamps. */
 export const statTuple = (st: BigIntStats): string => [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].join(':');
 
 export interface StampOptions {
-  /** Where to write it (bin/stacker.js chose it from the command line). */
+  /** What bin/stacker.js passed (STACKER_NOOP_STAMP): the stamp's path, `who` and `tool`. */
   file: string;
-  bundle: string;
-  cwd: string;
-  argv: string[];
+  who: string;
+  tool: string;
   quiet: boolean;
+  cwd: string;
   stackerDir: string;
   ociDir: string;
   substituteFile?: string;
   toolVersion: string;
 }
 
-/** Writes the stamp when this no-op's inputs allow one; removes a stale one otherwise. Best effort. */
+/** Writes the stamp when this no-op's inputs allow one, and removes the old one otherwise. Best effort. */
 export function writeNoopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): void {
   try {
     const stamp = noopStamp(o, spec, steps);
-    if (stamp === undefined) return;
+    if (stamp === undefined) {
+      rmSync(o.file, { force: true });
+      return;
+    }
     mkdirSync(dirname(o.file), { recursive: true, mode: 0o700 });
     const tmp = `${o.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(stamp));
+    writeFileSync(tmp, JSON.stringify(stamp), { mode: 0o600 });
     renameSync(tmp, o.file);
   } catch {
     // Only the next no-op's speed is at stake.
@@ -140,21 +137,18 @@ function noopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): NoopSta
   // An import that is a symlink is keyed as one (its target text, not followed), like the
   // symlinks inside directories; a new target is a new inode.
   for (const p of trees) if (!walk(p)) return undefined;
-  // The output layout's index.json is ours (replaced by rename: a new inode at each change).
+  // The output's index.json too, racy or not alike: changed by this build (tags moved) or by
+  // another tool while it ran, it is newer than the build's start.
   const outIndex = join(o.ociDir, 'index.json');
-  files.push([outIndex, statTuple(lstatSync(outIndex, { bigint: true }))]);
+  if (!add(outIndex, lstatSync(outIndex, { bigint: true }))) return undefined;
   const id = (p: string): [string, string] => {
     const st = statSync(p, { bigint: true });
-    return [p, `${st.dev}:${st.ino}`];
+    return [p, `${st.dev}:${st.ino}:${st.birthtimeNs}`];
   };
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !IGNORED_ENV.includes(k)) env[k] = v;
   return {
-    v: 1,
-    cwd: o.cwd,
-    argv: o.argv,
-    env,
-    tool: statTuple(statSync(o.bundle, { bigint: true })),
+    v: 2,
+    who: o.who,
+    tool: o.tool,
     files,
     ids: [id(o.stackerDir), id(join(o.stackerDir, 'index.db'))],
     lock: join(o.stackerDir, '.lock'),
@@ -162,6 +156,5 @@ function noopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): NoopSta
     journal: join(o.stackerDir, HISTORY_JOURNAL),
     nodes: steps.map((s) => ({ layer: s.name, key: s.key })),
     toolVersion: o.toolVersion,
-    hostname: hostname(),
   };
 }

@@ -302,7 +302,9 @@ test('history journal: no-ops bin/stacker.js answered are imported in order, onc
   })}\n`;
   // A leftover of an import that stopped before removing its file (older builds), then the journal:
   // the same build twice (appended again after a rename), a torn last line, and garbage.
-  writeFileSync(join(dir, 'history-journal.ndjson.1-1.importing'), line(1000, 1, ['a']));
+  writeFileSync(join(dir, 'history-journal.ndjson.999999-1.importing'), line(1000, 1, ['a']));
+  // One of a live importer (pid 1 lives) is its business.
+  writeFileSync(join(dir, 'history-journal.ndjson.1-1.importing'), line(500, 5, ['a']));
   writeFileSync(join(dir, 'history-journal.ndjson'), line(2000, 2, ['a', 'b']) + line(2000, 2, ['a', 'b']) + 'not json\n' + line(3000, 3, ['a']).slice(0, 40));
   const ix = BuildIndex.open(dir);
   const builds = ix.listBuilds();
@@ -310,7 +312,8 @@ test('history journal: no-ops bin/stacker.js answered are imported in order, onc
   assert.deepEqual(ix.buildNodes(builds[0]!.id).map((n) => [n.layer, n.status]), [['a', 'cached'], ['b', 'cached']]);
   assert.deepEqual(builds[0]!.summary, { built: 0, cached: 2, failed: 0, notRun: 0, durationMs: 7 });
   ix.close();
-  assert.deepEqual([existsSync(join(dir, 'history-journal.ndjson')), existsSync(join(dir, 'history-journal.ndjson.1-1.importing'))], [false, false]);
+  assert.deepEqual([existsSync(join(dir, 'history-journal.ndjson')), existsSync(join(dir, 'history-journal.ndjson.999999-1.importing'))], [false, false]);
+  assert.ok(existsSync(join(dir, 'history-journal.ndjson.1-1.importing')));
   // Imported once: the next open adds nothing.
   const again = BuildIndex.open(dir);
   assert.equal(again.listBuilds().length, 2);

@@ -50,11 +50,16 @@ async function buildFile(v: Values, file: string, argv: string[], replaceProcess
  * of one file (recursive-build starts each file's build itself).
  */
 function stampOptions(v: Values, replaceProcess: boolean): BuildOptions['noopStamp'] {
-  const file = process.env.STACKER_NOOP_STAMP;
-  const bundle = process.env.STACKER_BUNDLE;
-  if (file === undefined || bundle === undefined || !replaceProcess) return undefined;
-  if (bool(v, 'json') || bool(v, 'debug') || bool(v, 'no-cache') || bool(v, 'order-only')) return undefined;
-  return { file, bundle, argv: process.argv.slice(2), quiet: bool(v, 'quiet'), toolVersion: '0.1.0' };
+  if (!replaceProcess || bool(v, 'json') || bool(v, 'debug') || bool(v, 'no-cache') || bool(v, 'order-only')) return undefined;
+  let asked: { file?: unknown; who?: unknown; tool?: unknown };
+  try {
+    asked = JSON.parse(process.env.STACKER_NOOP_STAMP ?? '') as typeof asked;
+  } catch {
+    return undefined;
+  }
+  const { file, who, tool } = asked;
+  if (typeof file !== 'string' || typeof who !== 'string' || typeof tool !== 'string') return undefined;
+  return { file, who, tool, quiet: bool(v, 'quiet'), toolVersion: '0.1.0' };
 }
 
 const BUILD_HELP = `stacker build [options]
