@@ -72,6 +72,7 @@ export function writeNoopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode
     const tmp = `${o.file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(stamp), { mode: 0o600 });
     renameSync(tmp, o.file);
+    removeOldStamps(dirname(o.file));
   } catch {
     // Only the next no-op's speed is at stake.
   }
@@ -157,4 +158,18 @@ function noopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): NoopSta
     nodes: steps.map((s) => ({ layer: s.name, key: s.key })),
     toolVersion: o.toolVersion,
   };
+}
+
+/** Stamps not used for a month (a project gone, a command line not run again) are removed. */
+const STAMP_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
+
+function removeOldStamps(dir: string): void {
+  const now = Date.now();
+  for (const n of readdirSync(dir)) {
+    if (!/^noop-[0-9a-f]+\.json$/.test(n)) continue;
+    const p = join(dir, n);
+    // A stamp is rewritten by each full no-op, and its atime moves when a fast one reads it.
+    const st = statSync(p);
+    if (now - Math.max(st.mtimeMs, st.atimeMs) > STAMP_MAX_AGE_MS || !/^noop-[0-9a-f]{16}\.json$/.test(n)) rmSync(p, { force: true });
+  }
 }
