@@ -30,14 +30,20 @@ function mtimeOf(file) {
   }
 }
 
-async function loadCli() {
+/** Whether loadCli runs the bundle (not tsc's newer output, nor for --debug). */
+function bundleChosen() {
   const built = mtimeOf(bundle);
   const compiled = mtimeOf(path.join(dist, 'src', 'cli', 'main.js'));
-  if (built === undefined && compiled === undefined) {
+  return built !== undefined && (compiled === undefined || (built >= compiled && !process.argv.includes('--debug')));
+}
+
+async function loadCli() {
+  const compiled = mtimeOf(path.join(dist, 'src', 'cli', 'main.js'));
+  if (mtimeOf(bundle) === undefined && compiled === undefined) {
     process.stderr.write('stacker is not built: run `npm run build` in its folder\n');
     process.exit(1);
   }
-  if (compiled === undefined || (built !== undefined && built >= compiled && !process.argv.includes('--debug'))) return runCached(bundle);
+  if (compiled === undefined || bundleChosen()) return runCached(bundle);
   if (process.argv.includes('--debug')) process.setSourceMapsEnabled(true);
   return import('../dist/src/cli/main.js');
 }
@@ -174,18 +180,16 @@ function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
  * STACKER_NO_STAMP=1 turns both off.
  */
 function fastNoop(args) {
-  if (!args.includes('build') || args.includes('--debug') || process.env.STACKER_NO_STAMP === '1') return false;
   const home = cacheHome();
   // Only the bundle is stamped: loadCli runs tsc's output instead when that is newer.
-  const built = mtimeOf(bundle);
-  const compiled = mtimeOf(path.join(dist, 'src', 'cli', 'main.js'));
-  if (home === undefined || built === undefined || (compiled !== undefined && built < compiled)) return false;
+  if (!args.includes('build') || process.env.STACKER_NO_STAMP === '1' || home === undefined || !bundleChosen()) return false;
   const crypto = require('node:crypto');
   const sha = (text) => crypto.createHash('sha256').update(text).digest('hex');
   const tuple = (p, stat) => {
     try {
       const st = stat(p, { bigint: true });
-      return [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].join(':');
+      // ownedStatTuple of src/fingerprint/stat-cache.ts, which the stamp was written with.
+      return [BigInt.asIntN(64, st.dev), BigInt.asIntN(64, st.ino), st.size, st.mtimeNs, st.ctimeNs, st.mode, st.uid, st.gid].join(':');
     } catch {
       return undefined;
     }
@@ -219,7 +223,7 @@ function fastNoop(args) {
   try {
     const stackerDir = path.dirname(s.lock);
     fs.accessSync(stackerDir, fs.constants.W_OK); // a full build would fail to take the lock
-    same = s.v === 2 && s.who === who && s.tool === tool && !fs.existsSync(s.lock)
+    same = s.v === 3 && s.who === who && s.tool === tool && !fs.existsSync(s.lock)
       && s.files.every(([p, t]) => tuple(p, fs.lstatSync) === t)
       && s.ids.every(([p, id]) => identity(p) === id)
       && typeof s.out === 'string' && typeof s.journal === 'string' && Array.isArray(s.nodes);

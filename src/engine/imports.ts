@@ -3,7 +3,7 @@ import { chmodSync, closeSync, cpSync, existsSync, lchownSync, lstatSync, mkdirS
 import { basename, dirname, join, posix } from 'node:path';
 import { StackerError, type ImportSpec, type LayerSpec } from '../core/index.js';
 import { copyIntoRootfs, placeDestImport, type Ownership } from './copy-into-rootfs.js';
-import { racyWindowFor } from '../fingerprint/stat-cache.js';
+import { changedNear, ownedStatTuple } from '../fingerprint/stat-cache.js';
 import { fetchUrl } from './fetch-url.js';
 
 /** Reads a path out of another layer's rootfs (mounted read-only while the callback runs). */
@@ -71,7 +71,7 @@ export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: 
         cpSync(src, dst, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
         applyImportOwnership(dst, own(imp));
         if (imp.kind === 'local' && srcStat.isFile()) {
-          records[name] = { src, srcStat: statTuple(srcStat), dstStat: statTuple(lstatSync(dst, { bigint: true })), ownership, at: String(at) };
+          records[name] = { src, srcStat: ownedStatTuple(srcStat), dstStat: ownedStatTuple(lstatSync(dst, { bigint: true })), ownership, at: String(at) };
         }
       }
       if (!names.includes(name)) names.push(name);
@@ -96,8 +96,6 @@ function readCopyRecords(file: string): Record<string, CopyRecord> {
   }
 }
 
-const statTuple = (st: BigIntStats): string => [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].join(':');
-
 /** The record of `dst` when it is still an exact copy of `src` as it is now; undefined otherwise. */
 function keptCopy(rec: CopyRecord | undefined, src: string, dst: string, ownership: string): CopyRecord | undefined {
   if (rec === undefined || rec.src !== src || rec.ownership !== ownership) return undefined;
@@ -109,11 +107,9 @@ function keptCopy(rec: CopyRecord | undefined, src: string, dst: string, ownersh
   } catch {
     return undefined;
   }
-  if (!s.isFile() || statTuple(s) !== rec.srcStat || statTuple(d) !== rec.dstStat) return undefined;
-  // Racily clean: changed within a timestamp granule of the copy, a later write in the same
-  // granule could have kept every stat field.
-  const newest = s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs;
-  return BigInt(rec.at) - newest > racyWindowFor(s.mtimeNs, s.ctimeNs) ? rec : undefined;
+  if (!s.isFile() || ownedStatTuple(s) !== rec.srcStat || ownedStatTuple(d) !== rec.dstStat) return undefined;
+  // Racily clean: a file changed just before it was copied may have changed again since.
+  return changedNear(s, BigInt(rec.at)) ? undefined : rec;
 }
 
 function own(imp: ImportSpec): Ownership {

@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeF
 import { dirname, join, resolve } from 'node:path';
 import { HISTORY_JOURNAL } from '../cache/build-index.js';
 import type { BuildSpec } from '../core/index.js';
-import { racyWindowFor } from '../fingerprint/stat-cache.js';
+import { changedNear, ownedStatTuple } from '../fingerprint/stat-cache.js';
 import { parseImageRef } from '../oci/image-ref.js';
 import type { PlanNode } from './plan.js';
 
@@ -22,7 +22,7 @@ import type { PlanNode } from './plan.js';
  * one in the same timestamp granule could keep every stat field): the next no-op writes it.
  */
 export interface NoopStamp {
-  v: 2;
+  v: 3;
   /** sha256 of the working directory, command line and environment (bin/stacker.js computes it). */
   who: string;
   /** The bundle's stat tuple, Node's version, zlib's, the arch and Node's path. */
@@ -43,9 +43,6 @@ export interface NoopStamp {
 
 /** Beyond this many files (imports are walked entry by entry), no stamp: it would be slow to check. */
 const MAX_FILES = 50_000;
-
-/** The bin's `tuple`, which must match: every field a write can change, ns timestamps. */
-export const statTuple = (st: BigIntStats): string => [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].join(':');
 
 export interface StampOptions {
   /** What bin/stacker.js passed (STACKER_NOOP_STAMP): the stamp's path, `who` and `tool`. */
@@ -117,10 +114,10 @@ function noopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): NoopSta
   // before these stats) is newer than that, and the stamp would claim what the plan never saw.
   const now = BigInt(Math.floor(performance.timeOrigin)) * 1_000_000n;
   const files: [string, string][] = [];
+  // The tuples are bin/stacker.js's `tuple`, which must match.
   const add = (p: string, st: BigIntStats): boolean => {
-    const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
-    if (now - newest <= racyWindowFor(st.mtimeNs, st.ctimeNs)) return false;
-    files.push([p, statTuple(st)]);
+    if (changedNear(st, now)) return false;
+    files.push([p, ownedStatTuple(st)]);
     return files.length <= MAX_FILES;
   };
   for (const p of inputs) {
@@ -147,7 +144,7 @@ function noopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): NoopSta
     return [p, `${st.dev}:${st.ino}:${st.birthtimeNs}`];
   };
   return {
-    v: 2,
+    v: 3,
     who: o.who,
     tool: o.tool,
     files,

@@ -42,6 +42,21 @@ export function statTuple(st: Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeN
   return `${BigInt.asIntN(64, st.dev)}:${BigInt.asIntN(64, st.ino)}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
 }
 
+/** {@link statTuple} with the owners: what a copy or a no-op stamp must see unchanged. */
+export function ownedStatTuple(st: BigIntStats): string {
+  return `${statTuple(st)}:${st.uid}:${st.gid}`;
+}
+
+/**
+ * Whether a file whose lstat is `st` changed within the racy window before `atNs`: a later write
+ * in the same timestamp granule could then have kept every stat field, so the stat data proves
+ * nothing about what was read at `atNs`.
+ */
+export function changedNear(st: Pick<BigIntStats, 'mtimeNs' | 'ctimeNs'>, atNs: bigint): boolean {
+  const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+  return atNs - newest <= racyWindowFor(st.mtimeNs, st.ctimeNs);
+}
+
 export function cachedStat(row: StatRow): CachedStat {
   const newest = row.mtimeNs > row.ctimeNs ? row.mtimeNs : row.ctimeNs;
   return {
