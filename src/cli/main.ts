@@ -49,6 +49,8 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   grab: () => import('./commands/grab.js'),
   chroot: () => import('./commands/chroot.js'),
   exec: () => import('./commands/chroot.js'),
+  // Internal: a build working outside the namespace packs an upper dir inside one (engine/outside.ts).
+  'ns-pack': () => import('./commands/ns-pack.js'),
 };
 
 /** Entry point: returns nothing, sets process.exitCode. */

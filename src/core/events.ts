@@ -15,7 +15,8 @@ export type BuildEvent =
   | { type: 'node-built'; layer: string; key: string; manifest?: string; seconds: number }
   | { type: 'node-failed'; layer: string; error: StackerError }
   /** Once per build, after planning: how many layers, how many must build, how many run at once. */
-  | { type: 'build-planned'; layers: number; toBuild: number; cached: number; jobs: number }
+  /** `inProcess`: built by the process the user started (not a builder re-executed inside the namespaces). */
+  | { type: 'build-planned'; layers: number; toBuild: number; cached: number; jobs: number; inProcess?: boolean }
   /** A layer moved to another step of its build. */
   | { type: 'node-step'; layer: string; step: BuildStep }
   /** Bytes of tar packed so far for a layer (uncompressed). */

@@ -5,7 +5,8 @@ import { StackerError } from '../core/index.js';
 import type { OciLayout } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import { unpackLayer } from '../oci/layer/index.js';
-import { mountOverlay, unmount } from '../runtime/index.js';
+import { mountOverlay, unmount, type IdMap } from '../runtime/index.js';
+import { loosen, removeTree } from './outside.js';
 import type { OverlayStore } from '../storage/index.js';
 import { loadBaseImage, unpackTarBase, type BaseImage } from './base-image.js';
 import { materializeImports, type GrabFn } from './imports.js';
@@ -33,6 +34,11 @@ export interface NodeBuildContext {
   annotationsNamespace: string;
   shellFail: boolean;
   signal: AbortSignal;
+  /**
+   * This process is outside the build namespaces (engine/outside.ts): each run step enters
+   * namespaces of its own, and what only their root may do is done in a new one.
+   */
+  outside?: boolean;
 }
 
 /** Runs `fn` once per key among the layers building at once; a failure is not remembered. */
@@ -91,7 +97,10 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   // Layers on the same external base pull it once.
   const external = layer.from.type === 'docker' || layer.from.type === 'oci';
   const base = external ? await shared(ctx, `base:${layer.from.type}:${layer.from.url ?? ''}@${plannedBaseDigest ?? ''}:${layer.os}/${layer.arch}`, load) : await load();
-  if (base.layers.some((_, i) => !ctx.overlay.hasLayer(base.diffIds[i]!))) step('extract');
+  if (base.layers.some((_, i) => !ctx.overlay.hasLayer(base.diffIds[i]!))) {
+    if (ctx.outside === true) throw new Error(`bug: ${layer.name} is built outside the namespace but its base is not extracted`);
+    step('extract');
+  }
   await Promise.all(base.layers.map((desc, i) => ensureExtracted(ctx, desc, base.diffIds[i]!)));
 
   const area = ctx.overlay.freshWorkArea(layer.name);
@@ -105,25 +114,38 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   const lowers = [...base.diffIds].reverse().map((d) => ctx.overlay.layerDirRel(d));
   if (lowers.length === 0) lowers.push(ctx.overlay.emptyDirRel());
   const rel = (p: string): string => relative(ctx.overlay.rootsDir, p);
-  await mountOverlay({ lowers, upper: rel(area.upper), work: rel(area.work), target: area.rootfs, cwd: ctx.overlay.rootsDir });
+  const mount = { lowers, upper: rel(area.upper), work: rel(area.work), target: area.rootfs, cwd: ctx.overlay.rootsDir };
+  const outside = ctx.outside === true;
+  if (!outside) await mountOverlay(mount);
   const stubs: string[] = [];
+  let ids: IdMap | undefined;
   try {
     const importsDir = ctx.importsDir(layer.name);
     step('imports');
     const names = await materializeImports(layer, area.rootfs, { importsDir, copiesFile: ctx.importCopiesFile(layer.name), downloadsDir: ctx.downloadsDir, grab: ctx.grab });
     copyOverlayDirs(layer, area.rootfs);
     if (layer.run.length > 0) {
-      step('run');
-      await runStep({ layer, rootfs: area.rootfs, importsDir, importNames: names, events: ctx.events, shellFail: ctx.shellFail, signal: ctx.signal, createdStubs: stubs });
+      if (!outside) step('run');
+      ids = await runStep({
+        layer, rootfs: area.rootfs, importsDir, importNames: names, events: ctx.events, shellFail: ctx.shellFail, signal: ctx.signal, createdStubs: stubs,
+        ...(outside ? { outside: { overlay: mount, onStarted: () => step('run') } } : {}),
+      });
     }
   } finally {
-    await unmount(area.rootfs);
+    if (!outside) await unmount(area.rootfs);
   }
-  removeMountStubs(area.upper, stubs, lowers.map((l) => join(ctx.overlay.rootsDir, l)));
-  const result = await finishNode(ctx, layer, file, base, area.upper);
-  rmSync(area.dir, { recursive: true, force: true });
+  const lowerDirs = lowers.map((l) => join(ctx.overlay.rootsDir, l));
+  if (!outside) removeMountStubs(area.upper, stubs, lowerDirs);
+  // Without a run step nothing was written in the upper dir: no id in it to translate.
+  const result = await finishNode(ctx, layer, file, base, area.upper, outside ? { stubs, lowers: lowerDirs, ids: ids ?? NO_IDS } : undefined);
+  if (outside) {
+    loosen(join(area.work, 'work'));
+    await removeTree(area.dir);
+  } else rmSync(area.dir, { recursive: true, force: true });
   return result;
 }
+
+const NO_IDS: IdMap = { uid: () => undefined, gid: () => undefined };
 
 /** overlay_dirs: host directories whose contents are copied to `dest` before `run` (owned by root). */
 function copyOverlayDirs(layer: LayerSpec, rootfs: string): void {

@@ -213,6 +213,7 @@ export async function runBuild(options: BuildOptions): Promise<number> {
     onWait: (h) => o.events.emit({ type: 'log', level: 'info', message: `waiting for the lock on ${o.paths.stackerDir}, held by pid ${h.pid} (${h.cmd})` }),
   }));
   let index: BuildIndex | undefined;
+  let sandboxes: typeof import('../runtime/ns-sandbox.js') | undefined;
   try {
     // Inside the namespace, use the plan the outer process made: the same keys, no second
     // round of hashing and registry requests (and file owners read the same as outside).
@@ -221,13 +222,27 @@ export async function runBuild(options: BuildOptions): Promise<number> {
     const { docs, steps } = planned;
     mark('planned');
     if (handed === undefined) storeTrees(index, planned);
+    mark('trees stored');
+    let outside = false;
     if (steps.some((s) => s.state === 'build') && !namespaced) {
-      // A process about to become the builder leaves the index open: closing would checkpoint
-      // the WAL (~6 ms), and the exec closes its files as a crash would, which WAL mode is made for.
-      if (o.replaceProcess !== true) index.close();
-      return await handToBuilder(o, planned);
+      const [{ outsideEligible }, { OverlayStore }] = await Promise.all([import('./outside.js'), import('../storage/index.js')]);
+      mark('outside loaded');
+      outside = outsideEligible(spec, steps, index, new OverlayStore(o.paths.rootsDir), o.shellFail);
+      mark(outside ? 'building here' : 'building inside');
+      // The first run step's namespace is entered while the build gets there.
+      const runs = steps.filter((s) => s.state === 'build' && spec.layers.get(s.name)!.run.length > 0).length;
+      if (outside && runs > 0) {
+        sandboxes = await import('../runtime/ns-sandbox.js');
+        sandboxes.prewarmSandbox(runs);
+      }
+      if (!outside) {
+        // A process about to become the builder leaves the index open: closing would checkpoint
+        // the WAL (~6 ms), and the exec closes its files as a crash would, which WAL mode is made for.
+        if (o.replaceProcess !== true) index.close();
+        return await handToBuilder(o, planned);
+      }
     }
-    const code = await (await import('./execute.js')).execute(o, spec, steps, docs, index);
+    const code = await (await import('./execute.js')).execute(o, spec, steps, docs, index, outside);
     if (o.noopStamp !== undefined && !namespaced && code === 0 && !logged && warnings.length === 0) {
       const { writeNoopStamp } = await import('./noop-stamp.js');
       const { substituteFile } = o.load;
@@ -237,6 +252,7 @@ export async function runBuild(options: BuildOptions): Promise<number> {
   } finally {
     index?.close();
     release();
+    sandboxes?.discardSandbox();
   }
 }
 

@@ -16,7 +16,11 @@ import { blobStoreDir, downloadsDir, importCopiesFile, importsDir } from './path
 import type { PlanNode } from './plan.js';
 import { schedule } from './schedule.js';
 
-export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs: Map<string, NodeDoc>, index: BuildIndex): Promise<number> {
+/**
+ * Builds the plan's layers (hits are tagged, the rest built in dependency order). `outside`: this
+ * process is not in the build namespaces and builds as engine/outside.ts says.
+ */
+export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[], docs: Map<string, NodeDoc>, index: BuildIndex, outside = false): Promise<number> {
   mark('execute');
   const store = await OciLayout.open(blobStoreDir(o.paths), { create: true, paramName: 'stacker-dir store' });
   const output = await OciLayout.open(o.paths.ociDir, { create: true });
@@ -49,7 +53,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   const hitSteps = steps.filter((s) => s.state === 'cached');
   // A shell on failure needs the terminal to itself.
   const jobs = o.shellFail ? 1 : Math.max(1, Math.min(o.jobs ?? availableParallelism(), Math.max(1, toBuild.length)));
-  o.events.emit({ type: 'build-planned', layers: steps.length, toBuild: toBuild.length, cached: steps.length - toBuild.length, jobs });
+  o.events.emit({ type: 'build-planned', layers: steps.length, toBuild: toBuild.length, cached: steps.length - toBuild.length, jobs, inProcess: process.env.STACKER_IN_NAMESPACE !== '1' });
   const counts = { built: 0, cached: 0, failed: 0 };
   const failures: { layer: string; error: unknown }[] = [];
   let finished = false;
@@ -94,7 +98,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     mark('tagged');
     if (toBuild.length > 0) {
       // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
-      const ctx = await buildContext(o, store, resultOf, abort.signal);
+      const ctx = await buildContext(o, store, resultOf, abort.signal, outside);
       const { buildNode } = await import('./build-node.js');
       mark('build context');
       const buildOne = async (step: PlanNode): Promise<void> => {
@@ -158,7 +162,7 @@ function inLayer(layer: string, e: StackerError): StackerError {
   return new StackerError(e.code, `${layer}: ${e.message}`, { ...(e.hint !== undefined ? { hint: e.hint } : {}), ...(e.location !== undefined ? { location: e.location } : {}), cause: e, exitCode: e.exitCode });
 }
 
-async function buildContext(o: BuildOptions, store: OciLayout, resultOf: (name: string) => NodeResult, signal: AbortSignal): Promise<NodeBuildContext> {
+async function buildContext(o: BuildOptions, store: OciLayout, resultOf: (name: string) => NodeResult, signal: AbortSignal, outside: boolean): Promise<NodeBuildContext> {
   const [{ mountChain }, { unmount }, { OverlayStore, secureJoin }] = await Promise.all([
     import('./build-node.js'), import('../runtime/mount.js'), import('../storage/index.js'),
   ]);
@@ -181,6 +185,7 @@ async function buildContext(o: BuildOptions, store: OciLayout, resultOf: (name: 
     annotationsNamespace: o.annotationsNamespace,
     shellFail: o.shellFail,
     signal,
+    outside,
   };
   return ctx;
 }

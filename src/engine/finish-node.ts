@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import type { Digest, LayerSpec, StackerFile } from '../core/index.js';
 import { descriptorOf } from '../oci/layout.js';
 import { MediaType } from '../oci/media-types.js';
-import { packLayer } from '../oci/layer/index.js';
+import { packLayer, type PackOptions } from '../oci/layer/index.js';
+import type { IdMap } from '../runtime/index.js';
+import { packOutside, publishLayer } from './outside.js';
+
+/** A layer whose run step ran in namespaces of its own (engine/outside.ts): its mount stubs, lower dirs and id map. */
+export interface OutsideRun { stubs: string[]; lowers: string[]; ids: IdMap }
 import type { BaseImage } from './base-image.js';
 import type { NodeBuildContext } from './build-node.js';
 import { generateLabels } from './generate-labels.js';
@@ -16,17 +21,20 @@ import type { NodeResult } from './node-result.js';
  * upper dir as that layer's extracted form, runs generate_labels, and writes the image config
  * and manifest into the store.
  */
-export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, base: BaseImage, upper: string): Promise<NodeResult> {
+export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, base: BaseImage, upper: string, outside?: OutsideRun): Promise<NodeResult> {
   const started = Date.now();
   ctx.events.emit({ type: 'node-step', layer: layer.name, step: 'pack' });
   // In the roots dir, so a build killed while packing leaves nothing that outlives the next build.
   const tmpDir = ctx.overlay.tempDir('pack');
   const tmpBlob = join(tmpDir, 'blob');
-  const packed = await packLayer(upper, {
+  const packOptions: PackOptions = {
     outFile: tmpBlob,
     ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}),
     onProgress: (bytes) => ctx.events.emit({ type: 'pack-progress', layer: layer.name, bytes }),
-  });
+  };
+  const packed = outside !== undefined
+    ? await packOutside(upper, outside.stubs, outside.lowers, outside.ids, packOptions)
+    : await packLayer(upper, packOptions);
   ctx.events.emit({ type: 'node-step', layer: layer.name, step: 'commit' });
   const layers = [...base.layers];
   const newDiffIds: Digest[] = [];
@@ -36,7 +44,8 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
     // Ours unless the store had it (a blob there may be a hard link of a user's base layout file).
     if (!(await ctx.store.hasBlob(packed.digest, packed.size))) made.push(packed.digest);
     await ctx.store.importBlob(tmpBlob, packed.digest, packed.size, { trusted: true, deferDirSync: true });
-    ctx.overlay.publishLayer(upper, packed.diffId);
+    if (outside !== undefined) await publishLayer(ctx.overlay, upper, packed.diffId);
+    else ctx.overlay.publishLayer(upper, packed.diffId);
     layers.push({ mediaType: packed.mediaType, digest: packed.digest, size: packed.size });
     newDiffIds.push(packed.diffId);
     ctx.events.emit({ type: 'layer-written', layer: layer.name, digest: packed.digest, diffId: packed.diffId, size: packed.size, seconds: (Date.now() - started) / 1000 });

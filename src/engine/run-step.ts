@@ -2,7 +2,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync,
 import { join, posix } from 'node:path';
 import { native } from '../oci/layer/native.js';
 import { StackerError, type EventSink, type LayerSpec } from '../core/index.js';
-import { DEFAULT_PATH, runSandbox, type SandboxSpec } from '../runtime/index.js';
+import { DEFAULT_PATH, runOverlaySandbox, runSandbox, type IdMap, type NamespacedRun, type OverlayMount, type RootfsOp, type SandboxSpec } from '../runtime/index.js';
 import { secureJoin } from '../storage/index.js';
 import { userEnv } from '../core/http.js';
 
@@ -33,29 +33,48 @@ export function runEnv(layer: LayerSpec, hostEnv: NodeJS.ProcessEnv = process.en
 interface MountPoint { path: string; kind: 'dir' | 'file' }
 
 /**
- * Creates the mount targets the sandbox needs that the image lacks, and returns the top-most
- * paths it created, so they can be taken out of the layer afterwards if they stayed empty.
+ * What must be made for the sandbox's mount targets that the image lacks, read from `rootfs`
+ * without writing: directories (made with their parents, 0755) and empty files (0644), as
+ * resolved paths under `rootfs`, and the top-most paths that will be created, so they can be
+ * taken out of the layer afterwards if they stayed empty.
  */
-function prepareMountPoints(rootfs: string, points: MountPoint[]): string[] {
+export function mountPointOps(rootfs: string, points: MountPoint[]): { ops: RootfsOp[]; created: string[] } {
+  const ops: RootfsOp[] = [];
   const created: string[] = [];
+  const made = new Set<string>();
+  const exists = (p: string): boolean => made.has(p) || existsSync(p);
+  const make = (kind: 'dir' | 'file', p: string): void => {
+    ops.push({ kind, path: p });
+    made.add(p);
+    if (kind === 'dir') for (let d = posix.dirname(p); d.length > rootfs.length; d = posix.dirname(d)) made.add(d);
+  };
   for (const mp of points) {
     const parts = mp.path.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
       const rel = '/' + parts.slice(0, i).join('/');
       const p = secureJoin(rootfs, rel);
-      if (existsSync(p)) continue;
-      if (i === parts.length && mp.kind === 'file') writeFileSync(p, '', { mode: 0o644 });
-      else mkdirSync(p, { mode: 0o755 });
+      if (exists(p)) continue;
+      make(i === parts.length && mp.kind === 'file' ? 'file' : 'dir', p);
       created.push(rel);
       break;
     }
     const p = secureJoin(rootfs, mp.path);
-    if (!existsSync(p)) {
+    if (!exists(p)) {
       if (mp.kind === 'file') {
-        mkdirSync(posix.dirname(p), { recursive: true });
-        writeFileSync(p, '', { mode: 0o644 });
-      } else mkdirSync(p, { recursive: true, mode: 0o755 });
+        make('dir', posix.dirname(p));
+        make('file', p);
+      } else make('dir', p);
     }
+  }
+  return { ops, created };
+}
+
+/** Makes the mount targets here (inside the build namespace); returns the top-most paths created. */
+function prepareMountPoints(rootfs: string, points: MountPoint[]): string[] {
+  const { ops, created } = mountPointOps(rootfs, points);
+  for (const op of ops) {
+    if (op.kind === 'dir') mkdirSync(op.path, { recursive: true, mode: 0o755 });
+    else writeFileSync(op.path, '', { mode: 0o644 });
   }
   return created;
 }
@@ -127,10 +146,16 @@ export interface RunStepOptions {
   signal: AbortSignal;
   /** Receives the mount targets created in the rootfs; the caller removes them after unmounting. */
   createdStubs: string[];
+  /**
+   * From outside the build namespace: the overlay to mount (at `rootfs`) in the run step's own
+   * namespaces (runtime/ns-sandbox.ts); `onStarted` is called once it is mounted, as the run
+   * begins. Without it, `rootfs` is mounted already (this process is in the namespace).
+   */
+  outside?: { overlay: OverlayMount; onStarted: () => void };
 }
 
-/** Runs the layer's `run` script in the sandbox; on failure optionally opens a shell there. */
-export async function runStep(o: RunStepOptions): Promise<void> {
+/** Runs the layer's `run` script in the sandbox; returns the id map of the namespace it ran in when it entered one of its own. */
+export async function runStep(o: RunStepOptions): Promise<IdMap | undefined> {
   const { layer } = o;
   const scriptPath = join(o.importsDir, '.stacker-run.sh');
   writeFileSync(scriptPath, runScript(layer), { mode: 0o755 });
@@ -144,7 +169,7 @@ export async function runStep(o: RunStepOptions): Promise<void> {
     { path: '/etc/resolv.conf', kind: 'file' }, { path: '/stacker', kind: 'dir' },
     ...layer.binds.map((b) => ({ path: b.dest, kind: statSync(b.source).isDirectory() ? 'dir' as const : 'file' as const })),
   ];
-  o.createdStubs.push(...prepareMountPoints(o.rootfs, points));
+  if (o.outside === undefined) o.createdStubs.push(...prepareMountPoints(o.rootfs, points));
   const links = o.importNames.filter((n) => lstatSync(join(o.importsDir, n)).isSymbolicLink());
   const binds = o.importNames.filter((n) => !links.includes(n));
   const spec: SandboxSpec = {
@@ -161,9 +186,19 @@ export async function runStep(o: RunStepOptions): Promise<void> {
     symlinks: links.map((n) => ({ target: readlinkSync(join(o.importsDir, n)), dest: `/stacker/${n}` })),
     binds: layer.binds.map((b) => ({ source: b.source, dest: b.dest })),
   };
-  const r = await runSandbox(spec, {
+  const onOutput = (stream: 'stdout' | 'stderr', chunk: string): void => o.events.emit({ type: 'step-output', layer: layer.name, stream, chunk });
+  const outside = o.outside;
+  const r = outside === undefined ? await runSandbox(spec, { signal: o.signal, onOutput }) : await runOverlaySandbox(outside.overlay, spec, {
     signal: o.signal,
-    onOutput: (stream, chunk) => o.events.emit({ type: 'step-output', layer: layer.name, stream, chunk }),
+    onOutput,
+    prepare: (merged) => {
+      const { ops, created } = mountPointOps(merged, points);
+      o.createdStubs.push(...created);
+      outside.onStarted();
+      // The shell sees the rootfs at its own path, without this process's view of it.
+      const cut = merged.length - o.rootfs.length;
+      return ops.map((op) => ({ kind: op.kind, path: op.path.slice(cut) }));
+    },
   });
   if (o.signal.aborted) throw new StackerError('STACKER_E_INTERRUPTED', `build of ${layer.name} interrupted`, { exitCode: 130 });
   if (r.exitCode !== 0) {
@@ -177,4 +212,5 @@ export async function runStep(o: RunStepOptions): Promise<void> {
         hint: 'the output above shows the failing command (scripts run with `sh -xe`); --shell-fail opens a shell where it failed',
       });
   }
+  return 'ids' in r ? (r as NamespacedRun).ids : undefined;
 }

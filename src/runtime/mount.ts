@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { resolve } from 'node:path';
 import { StackerError } from '../core/index.js';
 import { isNativeError, native } from '../oci/layer/native.js';
@@ -43,6 +42,15 @@ export function overlayMountPlan(m: OverlayMount): { via: 'syscall'; target: str
 
 const MAX_OPTIONS = 4000;
 
+/**
+ * The option string with directories relative to the roots dir (`m.cwd`), for `mount` run
+ * there; throws when it exceeds the page mount options are limited to.
+ */
+export function relativeOverlayOptions(m: OverlayMount): string {
+  const plan = overlayMountPlan(m);
+  return plan.via === 'mount' ? plan.options : overlayOptions(m, (p) => p);
+}
+
 /** Mounts an overlay inside the build's mount namespace (userxattr: works unprivileged). */
 export async function mountOverlay(m: OverlayMount): Promise<void> {
   const failed = (why: string): StackerError => new StackerError('STACKER_E_MOUNT', `mounting the overlay at ${m.target} failed: ${why}`, {
@@ -57,6 +65,8 @@ export async function mountOverlay(m: OverlayMount): Promise<void> {
       throw failed((e as Error).message);
     }
   }
+  // Loaded on use: a build that runs its steps from outside the namespace never needs it.
+  const { execa } = await import('execa');
   const r = await execa('mount', ['-t', 'overlay', 'overlay', '-o', plan.options, m.target], { cwd: m.cwd, reject: false });
   if (r.exitCode !== 0) throw failed(String(r.stderr).trim());
 }

@@ -1,8 +1,12 @@
-import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { findSubidRange } from './userns.js';
+
+/** execa, loaded on use (only `stacker check` runs these; builds load this module with the runtime). */
+async function execa(cmd: string, args: string[], opts: { cwd?: string; reject: false }): Promise<{ exitCode?: number; stdout: unknown; stderr: unknown }> {
+  return (await import('execa')).execa(cmd, args, opts);
+}
 
 export interface CheckResult { name: string; ok: boolean; detail: string; fix?: string }
 

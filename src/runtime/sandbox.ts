@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 
 export { DEFAULT_PATH } from './default-path.js';
@@ -53,6 +52,8 @@ export async function runSandbox(
   spec: SandboxSpec,
   opts: { onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void; signal?: AbortSignal } = {},
 ): Promise<RunOutcome> {
+  // Loaded on use: a build that runs its steps from outside the namespace never needs it.
+  const { execa } = await import('execa');
   const child = execa('bwrap', bwrapArgs(spec), {
     stdin: spec.interactive ? 'inherit' : 'ignore',
     stdout: spec.interactive ? 'inherit' : 'pipe',

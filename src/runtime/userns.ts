@@ -96,12 +96,41 @@ export function startInNamespace(argv: string[], opts: { pipe?: boolean; env?: R
  * caller, whose subordinate ids it checks) or a new mount namespace (root).
  */
 function namespaceCommand(argv: string[]): string[] {
+  return [...namespacePrefix(), process.execPath, ...process.execArgv, ...argv];
+}
+
+/**
+ * `unshare` and its arguments up to `--`: what runs after it runs in a new user + mount
+ * namespace (an unprivileged caller, whose subordinate ids it checks) or a new mount namespace
+ * (root), as the build's root.
+ */
+export function namespacePrefix(): string[] {
   const root = process.getuid?.() === 0;
   if (!root) requireSubids();
   const nsArgs = root
     ? ['--mount', '--propagation', 'private']
     : ['--user', '--map-root-user', '--map-auto', '--mount', '--propagation', 'private'];
-  return ['unshare', ...nsArgs, '--', process.execPath, ...process.execArgv, ...argv];
+  return ['unshare', ...nsArgs, '--'];
+}
+
+/**
+ * How ids read outside a namespace (stat of files its root made) translate to the ids inside it:
+ * the inverse of its uid_map and gid_map. Undefined for an id the namespace does not map.
+ */
+export interface IdMap { uid(outer: number): number | undefined; gid(outer: number): number | undefined }
+
+/** Parses /proc/<pid>/{uid,gid}_map text ("inside outside count" lines). Pure. */
+export function parseIdMap(text: string): (outer: number) => number | undefined {
+  const ranges = text.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((r) => r.length === 3 && r.every(Number.isInteger));
+  return (outer) => {
+    for (const [inside, outside, count] of ranges) if (outer >= outside! && outer - outside! < count!) return inside! + (outer - outside!);
+    return undefined;
+  };
+}
+
+/** The id map of the namespace process `pid` is in. */
+export function idMapOf(pid: number): IdMap {
+  return { uid: parseIdMap(readFileSync(`/proc/${pid}/uid_map`, 'utf8')), gid: parseIdMap(readFileSync(`/proc/${pid}/gid_map`, 'utf8')) };
 }
 
 /**
@@ -120,7 +149,7 @@ export function execInNamespace(argv: string[], env: Record<string, string>): ne
   }
 }
 
-function cannotStart(e: Error): StackerError {
+export function cannotStart(e: Error): StackerError {
   return new StackerError('STACKER_E_NAMESPACE', `could not start unshare: ${e.message}`, {
     hint: 'install util-linux and uidmap (apt-get install uidmap); `stacker check` lists what is missing',
   });
@@ -129,4 +158,35 @@ function cannotStart(e: Error): StackerError {
 /** startInNamespace, waiting for the child's exit code. */
 export function reexecInNamespace(argv: string[]): Promise<number> {
   return startInNamespace(argv).exit;
+}
+
+/** Runs `argv` (no Node) in new build namespaces, as their root; resolves with its exit code and stderr. */
+export function runInNamespace(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [cmd, ...prefix] = namespacePrefix();
+  const child = spawn(cmd!, [...prefix, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => reject(cannotStart(e)));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal === 'SIGINT' ? 130 : 143), stdout, stderr }));
+  });
+}
+
+/**
+ * stacker-nsrun's arguments: the uid and gid maps of a new user namespace, as `unshare
+ * --map-root-user --map-auto` makes them (0 to the caller, 1.. to its subordinate range), in
+ * newuidmap/newgidmap's form. None for root (its builds use no user namespace).
+ */
+export function idMapArgs(): string[] {
+  if (process.getuid?.() === 0) return [];
+  requireSubids();
+  const me = userInfo();
+  const gid = process.getgid?.() ?? me.gid;
+  const map = (file: string, self: number): string => {
+    const r = findSubidRange(file, me.username, me.uid)!;
+    return `0 ${self} 1 1 ${r.start} ${r.count - 1}`;
+  };
+  return [map('/etc/subuid', me.uid), map('/etc/subgid', gid)];
 }

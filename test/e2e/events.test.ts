@@ -67,7 +67,7 @@ describe('build events and output (unprivileged, end to end)', () => {
     const of = (type: string, layer?: string): Ev[] => evs.filter((e) => e.type === type && (layer === undefined || e.layer === layer));
     const at = (type: string, layer: string): number => evs.findIndex((e) => e.type === type && e.layer === layer);
 
-    assert.deepEqual({ ...evs[0], time: undefined }, { time: undefined, type: 'build-planned', layers: 3, toBuild: 3, cached: 0, jobs: 2 });
+    assert.deepEqual({ ...evs[0], time: undefined }, { time: undefined, type: 'build-planned', layers: 3, toBuild: 3, cached: 0, jobs: 2, inProcess: false });
     const last = evs.at(-1)!;
     assert.equal(last.type, 'build-finished');
     assert.deepEqual({ ...last, time: undefined, durationMs: undefined }, { time: undefined, durationMs: undefined, type: 'build-finished', status: 'success', built: 3, cached: 0, failed: 0, notRun: 0, failures: [] });
@@ -99,7 +99,7 @@ describe('build events and output (unprivileged, end to end)', () => {
     assert.equal(noop.code, 0, noop.stderr + noop.stdout);
     const n = events(noop.stdout);
     assert.equal(n[0]!.type, 'build-planned');
-    assert.deepEqual({ ...n[0], time: undefined, jobs: undefined }, { time: undefined, jobs: undefined, type: 'build-planned', layers: 3, toBuild: 0, cached: 3 });
+    assert.deepEqual({ ...n[0], time: undefined, jobs: undefined }, { time: undefined, jobs: undefined, type: 'build-planned', layers: 3, toBuild: 0, cached: 3, inProcess: true });
     assert.deepEqual(n.filter((e) => e.type === 'cache-hit').map((e) => e.layer).sort(), [...LAYERS].sort());
     assert.equal(n.filter((e) => e.type === 'node-started' || e.type === 'step-output').length, 0);
     assert.deepEqual({ ...n.at(-1), time: undefined, durationMs: undefined }, { time: undefined, durationMs: undefined, type: 'build-finished', status: 'success', built: 0, cached: 3, failed: 0, notRun: 0, failures: [] });

@@ -220,3 +220,30 @@ test('an upper dir using overlay redirect/metacopy is refused, not packed incomp
   await assert.rejects(packLayer(dir, { outFile: out }), { code: 'STACKER_E_LAYER_UNSUPPORTED', message: /user\.overlay\.redirect/ });
   assert.ok(!existsSync(out));
 });
+
+test('packed from outside the user namespace (ids): owners translated; an unmapped id or an id-bearing attribute asks for the namespace', async () => {
+  const plain = listing(await pack(join(base, 'ids0.tar.gz')).then(() => join(base, 'ids0.tar.gz')));
+  // The caller (here 0) is the namespace's root; 1000.. are its subordinate ids 1..
+  const shift = (n: number): number | undefined => (n === 0 ? 0 : n >= 1000 && n < 66000 ? n - 999 : undefined);
+  const out = join(base, 'ids1.tar.gz');
+  const r = await packLayer(upper, { outFile: out, exclude: (rel) => exclude(rel) || rel === 'bigid', ids: { uid: shift, gid: shift } });
+  assert.ok(r);
+  const shifted = listing(out);
+  assert.match(shifted.find((l) => l.endsWith(' owned'))!, / 1\/2 /);
+  // Everything else is as packed inside: only owners differ.
+  const drop = (ls: string[]) => ls.filter((l) => !/ (owned|bigid)$/.test(l)).join('\n');
+  assert.equal(drop(shifted), drop(plain));
+  await assert.rejects(packLayer(upper, { outFile: join(base, 'ids2.tar.gz'), exclude, ids: { uid: shift, gid: shift } }), (e: Error & { code?: string }) => e.code === 'STACKER_E_NEEDS_NAMESPACE' && /bigid/.test(e.message));
+  assert.equal(existsSync(join(base, 'ids2.tar.gz')), false);
+  // A file capability (security.capability, VFS_CAP_REVISION_2, cap_net_raw): its value is read differently in another namespace.
+  const capDir = join(base, 'cap-upper');
+  mkdirSync(capDir);
+  writeFileSync(join(capDir, 'ping'), 'p');
+  const cap = Buffer.alloc(20);
+  cap.writeUInt32LE(0x02000000, 0);
+  cap.writeUInt32LE(1 << 13, 4);
+  native().lsetxattr(join(capDir, 'ping'), 'security.capability', cap);
+  const same = { uid: (n: number) => n, gid: (n: number) => n };
+  await assert.rejects(packLayer(capDir, { outFile: join(base, 'ids3.tar.gz'), ids: same }), (e: Error & { code?: string }) => e.code === 'STACKER_E_NEEDS_NAMESPACE' && /security\.capability/.test(e.message));
+  assert.ok(await packLayer(capDir, { outFile: join(base, 'ids4.tar.gz') }), 'inside, it is packed');
+});

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mountPointOps } from '../../src/engine/run-step.js';
 import { overlayMountPlan } from '../../src/runtime/mount.js';
+import { parseIdMap } from '../../src/runtime/userns.js';
 
 const lowers = (n: number): string[] => Array.from({ length: n }, (_, i) => `sha256_${i.toString(16).padStart(64, '0')}/overlay`);
 
@@ -28,4 +33,36 @@ test('a roots dir whose path holds an option separator is never written into the
 
 test('more layers than a page of options holds: a clear error', () => {
   assert.throws(() => overlayMountPlan({ lowers: lowers(60), target: 't', cwd: '/r' }), (e: Error & { code?: string }) => e.code === 'STACKER_E_TOO_MANY_LAYERS');
+});
+
+test('a namespace id map, inverted: outside ids to inside ones, unmapped ones undefined', () => {
+  const m = parseIdMap('         0       1001          1\n         1     100000      65535\n');
+  assert.deepEqual([m(1001), m(100000), m(165534), m(165535), m(0), m(1000)], [0, 1, 65535, undefined, undefined, undefined]);
+  assert.equal(parseIdMap('0 0 4294967295\n')(33), 33);
+});
+
+test('mount points for a run step: what to make, read without writing; the top-most created paths', () => {
+  const root = mkdtempSync(join(tmpdir(), 'stacker-mp-'));
+  try {
+    mkdirSync(join(root, 'etc'));
+    mkdirSync(join(root, 'proc'));
+    symlinkSync('/etc', join(root, 'conf')); // resolved inside the rootfs, not on the host
+    const { ops, created } = mountPointOps(root, [
+      { path: '/proc', kind: 'dir' }, { path: '/etc/resolv.conf', kind: 'file' }, { path: '/stacker', kind: 'dir' },
+      { path: '/srv/a/x', kind: 'dir' }, { path: '/srv/b', kind: 'file' }, { path: '/conf/app', kind: 'dir' },
+    ]);
+    assert.deepEqual(ops, [
+      { kind: 'file', path: join(root, 'etc/resolv.conf') },
+      { kind: 'dir', path: join(root, 'stacker') },
+      { kind: 'dir', path: join(root, 'srv') },
+      { kind: 'dir', path: join(root, 'srv/a/x') },
+      { kind: 'file', path: join(root, 'srv/b') },
+      { kind: 'dir', path: join(root, 'etc/app') },
+    ]);
+    // /srv is created once (for /srv/a/x); /srv/b is then new in it.
+    assert.deepEqual(created, ['/etc/resolv.conf', '/stacker', '/srv', '/srv/b', '/conf/app']);
+    assert.equal(existsSync(join(root, 'stacker')), false, 'nothing written');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

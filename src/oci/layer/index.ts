@@ -3,6 +3,7 @@
  * overlay lower dir (unpackLayer), plus the native xattr/mknod helpers they rely on.
  */
 export { packLayer, packRecipe, LAYER_TAR_GZIP, DEFAULT_CHUNK_SIZE, DEFAULT_LEVEL } from './pack.js';
+export { NEEDS_NAMESPACE } from './pack.js';
 export type { PackOptions, PackResult } from './pack.js';
 export { unpackLayer } from './unpack.js';
 export type { UnpackOptions, UnpackResult } from './unpack.js';

@@ -45,26 +45,30 @@ const ADDON = join('build', 'Release', 'stacker_native.node');
 let loaded: StackerNative | undefined;
 
 /** The package root is 3 (src/oci/layer) or 4 (dist/src/oci/layer) levels up; search upward. */
-function findAddon(): string | undefined {
+function findBuilt(rel: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, ADDON);
+    const candidate = join(dir, rel);
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
-  return undefined;
+  throw new StackerError('STACKER_E_NATIVE_MISSING', `${rel} not found`, {
+    hint: 'build it with `npm rebuild` (or `npm ci`) in the stacker package; it needs gcc, make and python3',
+  });
 }
 
 export function native(): StackerNative {
   if (loaded) return loaded;
-  const file = findAddon();
-  if (!file) {
-    throw new StackerError('STACKER_E_NATIVE_MISSING', `native addon ${ADDON} not found`, {
-      hint: 'build it with `npm rebuild` (or `npm ci`) in the stacker package; it needs gcc, make and python3',
-    });
-  }
-  loaded = createRequire(import.meta.url)(file) as StackerNative;
+  loaded = createRequire(import.meta.url)(findBuilt(ADDON)) as StackerNative;
   return loaded;
+}
+
+let nsrun: string | undefined;
+
+/** The path of `stacker-nsrun` (native/stacker_nsrun.c), built next to the addon. */
+export function nsrunPath(): string {
+  nsrun ??= findBuilt(join('build', 'Release', 'stacker-nsrun'));
+  return nsrun;
 }
 
 export function isNativeError(e: unknown): e is NativeError {

@@ -32,6 +32,30 @@ export interface PackOptions {
   onWarning?: (msg: string) => void;
   /** Tar bytes packed so far; called about every 4 MiB and once at the end. */
   onProgress?: (tarBytes: number) => void;
+  /**
+   * Packing from outside the user namespace the upper dir was written in: its ids as seen here
+   * -> the ids inside. An id it does not map, or an attribute whose value holds ids (file
+   * capabilities, ACLs), throws NEEDS_NAMESPACE: such a dir is packed inside.
+   */
+  ids?: { uid(outer: number): number | undefined; gid(outer: number): number | undefined };
+}
+
+/** The upper dir must be packed inside its user namespace (see PackOptions.ids). */
+export const NEEDS_NAMESPACE = 'STACKER_E_NEEDS_NAMESPACE';
+
+/** Attributes whose values the kernel translates between user namespaces. */
+const ID_BEARING_XATTR = /^(security\.capability$|system\.posix_acl_)/;
+
+function insideIds(t: TarEntry, ids: NonNullable<PackOptions['ids']>): void {
+  const uid = ids.uid(t.uid);
+  const gid = ids.gid(t.gid);
+  if (uid === undefined || gid === undefined) {
+    throw new StackerError(NEEDS_NAMESPACE, `${t.name.toString('utf8')} is owned by ${t.uid}:${t.gid}, outside the build namespace's ids`);
+  }
+  t.uid = uid;
+  t.gid = gid;
+  const x = t.xattrs?.find(([n]) => ID_BEARING_XATTR.test(n));
+  if (x !== undefined) throw new StackerError(NEEDS_NAMESPACE, `${t.name.toString('utf8')} carries ${x[0]}, whose value depends on the namespace it is read in`);
 }
 
 const PROGRESS_EVERY = 4 << 20;
@@ -99,6 +123,7 @@ export async function packLayer(upperDir: string, opts: PackOptions): Promise<Pa
     for (const e of walkUpper(upperDir, opts.exclude)) {
       const t = toTarEntry(e, ctx);
       if (!t) continue;
+      if (opts.ids !== undefined && e.kind === 'node') insideIds(t, opts.ids);
       entries++;
       await writeEntry(sink, t, e.kind === 'node' ? e.abs : undefined);
       if (opts.onProgress && sink.bytesIn - reported >= PROGRESS_EVERY) {

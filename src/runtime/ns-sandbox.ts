@@ -1,0 +1,203 @@
+/**
+ * A run step's sandbox started from outside the build namespaces: `stacker-nsrun`
+ * (native/stacker_nsrun.c) enters a new user + mount namespace with its ids mapped (newuidmap,
+ * newgidmap), mounts the build's overlay and waits; this process prepares the
+ * mounted rootfs through `/proc/<pid>/root` (reads) and has it make what must be made as the
+ * namespace's root (mount points); then it becomes bubblewrap. One short-lived namespace per
+ * run step, and no second Node process for the build: the overlay vanishes with the namespace,
+ * whatever ends the step.
+ *
+ * Entering a namespace and mapping its ids takes two set-uid helpers and three processes
+ * (~35 ms here), so a build starts one as soon as it knows it will run a step (`prewarm`),
+ * and the step takes it when it comes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { StackerError } from '../core/index.js';
+import { mark } from '../core/trace.js';
+import { nsrunPath } from '../oci/layer/native.js';
+import { relativeOverlayOptions, type OverlayMount } from './mount.js';
+import { bwrapArgs, type RunOutcome, type SandboxSpec } from './sandbox.js';
+import { cannotStart, idMapArgs, idMapOf, type IdMap } from './userns.js';
+
+/** What stacker-nsrun makes in the rootfs before the run, as the namespace's root (paths as it sees them). */
+export type RootfsOp = { kind: 'dir' | 'file'; path: string };
+
+export interface NamespacedRun extends RunOutcome {
+  /** The namespace's id map (outside id -> inside id), read while it lived. */
+  ids: IdMap;
+}
+
+/** Exit codes of stacker-nsrun before bubblewrap runs. */
+const MOUNT_FAILED = 125;
+const PREPARE_FAILED = 124;
+
+/** One field of the protocol (NUL-terminated); a field holding a NUL cannot be sent. */
+function field(s: string): string {
+  if (s.includes('\0')) throw new StackerError('STACKER_E_USAGE', `a path or argument holds a NUL byte: ${JSON.stringify(s)}`);
+  return `${s}\0`;
+}
+
+/** A started stacker-nsrun: entering its namespace, then waiting for its step. */
+class Sandbox {
+  readonly child: ChildProcess;
+  readonly control: Socket;
+  /** Resolves once the process runs; rejects when it cannot be started. */
+  readonly started: Promise<void>;
+  /** stacker-nsrun's own messages (it writes none unless it fails); then the run's stderr goes to `onStderr`. */
+  early = '';
+  running = false;
+  onStderr: ((chunk: string) => void) | undefined;
+  onStdout: ((chunk: string) => void) | undefined;
+  private waiters = new Map<string, () => void>();
+  readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor() {
+    mark('sandbox: spawn');
+    this.child = spawn(nsrunPath(), idMapArgs(), {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    this.control = this.child.stdio[3] as Socket;
+    this.control.setEncoding('utf8');
+    this.control.on('error', () => {});
+    this.child.stdout!.setEncoding('utf8').on('data', (c: string) => this.onStdout?.(c));
+    this.child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      if (this.running) this.onStderr?.(c);
+      else this.early += c;
+    });
+    let pending = '';
+    this.control.on('data', (c: string) => {
+      pending += c;
+      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+        const msg = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (msg === 'running') {
+          // Anything the run wrote on stderr before this message was read is the run's.
+          this.running = true;
+          if (this.early !== '') this.onStderr?.(this.early);
+          this.early = '';
+        }
+        this.waiters.get(msg)?.();
+        this.waiters.delete(msg);
+      }
+    });
+    this.closed = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    this.started = new Promise<void>((resolve, reject) => {
+      this.child.on('spawn', resolve);
+      this.child.on('error', (e) => reject(cannotStart(e)));
+    });
+    // Unused, it must not keep this process alive; while it runs a step, the step awaits it.
+    this.idle(true);
+  }
+
+  idle(yes: boolean): void {
+    for (const h of [this.child, this.control, this.child.stdout, this.child.stderr] as { ref(): void; unref(): void }[]) {
+      if (yes) h.unref();
+      else h.ref();
+    }
+  }
+
+  /** Resolves when stacker-nsrun says `msg`; rejects with its reason if it ends first. */
+  message(msg: string): Promise<void> {
+    return Promise.race([
+      new Promise<void>((resolve) => this.waiters.set(msg, resolve)),
+      this.closed.then(({ code, signal }) => {
+        throw this.failure(code, signal);
+      }),
+    ]);
+  }
+
+  failure(code: number | null, signal: NodeJS.Signals | null): StackerError {
+    const why = this.early.trim() || (signal !== null ? `killed by ${signal}` : `exit status ${code}`);
+    if (code === MOUNT_FAILED && /mount/.test(why)) {
+      return new StackerError('STACKER_E_MOUNT', `the build's overlay could not be mounted: ${why}`, {
+        hint: 'run `stacker check`: overlayfs with userxattr needs Linux >= 5.11 and a roots dir not on overlayfs, NFS or tmpfs',
+      });
+    }
+    if (code === PREPARE_FAILED) return new StackerError('STACKER_E_MOUNT', `making the run step's mount points failed: ${why}`);
+    return new StackerError('STACKER_E_NAMESPACE', `could not enter the build namespace: ${why}`, {
+      hint: 'install util-linux and uidmap (apt-get install uidmap); `stacker check` lists what is missing',
+    });
+  }
+
+  discard(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+let warm: Sandbox | undefined;
+/** Run steps the build has yet to start (prewarmSandbox). */
+let stepsLeft = 0;
+
+function warmOne(): void {
+  warm = new Sandbox();
+  warm.started.catch(() => {}); // reported to the step that takes it
+}
+
+/**
+ * A build about to run `steps` run steps: one sandbox is started now and waits for the first
+ * step (entering the namespace overlaps with what the build does before it), and each step
+ * that takes one starts the next while steps remain.
+ */
+export function prewarmSandbox(steps: number): void {
+  stepsLeft = steps;
+  if (warm === undefined && steps > 0) warmOne();
+}
+
+/** Ends the waiting sandbox, if any (the build has no step left). */
+export function discardSandbox(): void {
+  stepsLeft = 0;
+  warm?.discard();
+  warm = undefined;
+}
+
+/**
+ * Runs `spec` (whose rootfs is `mount.target`) on the overlay `mount`, in namespaces of its own.
+ * `prepare` gets the mounted rootfs as this process can read it, and returns what must be made
+ * in it as the namespace's root. Output is streamed; aborting kills the sandbox.
+ */
+export async function runOverlaySandbox(
+  mount: OverlayMount,
+  spec: SandboxSpec,
+  opts: {
+    prepare: (mergedRoot: string) => RootfsOp[];
+    onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
+    signal?: AbortSignal;
+  },
+): Promise<NamespacedRun> {
+  const options = relativeOverlayOptions(mount);
+  const args = bwrapArgs(spec);
+  const sb = warm ?? new Sandbox();
+  warm = undefined;
+  if (--stepsLeft > 0) warmOne();
+  sb.idle(false);
+  sb.onStdout = (c) => opts.onOutput?.('stdout', c);
+  sb.onStderr = (c) => opts.onOutput?.('stderr', c);
+  const onAbort = (): void => {
+    sb.child.kill('SIGTERM');
+    setTimeout(() => sb.child.kill('SIGKILL'), 2000).unref();
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await sb.started;
+    sb.control.write(field('mount') + field(mount.cwd) + field(options) + field(mount.target));
+    await sb.message('ready');
+    mark('sandbox: mounted');
+    const ids = idMapOf(sb.child.pid!);
+    const ops = opts.prepare(`/proc/${sb.child.pid}/root${mount.target}`);
+    sb.control.write(ops.map((op) => field(op.kind === 'dir' ? 'd' : 'f') + field(op.path)).join('') + args.map((a) => field('arg') + field(a)).join('') + field('go'));
+    const { code, signal } = await sb.closed;
+    if (!sb.running) throw sb.failure(code, signal);
+    return { exitCode: code ?? 128, ...(signal !== null ? { signal } : {}), ids };
+  } catch (e) {
+    sb.discard();
+    // Interrupted: the step reports it (as with a sandbox started inside).
+    if (opts.signal?.aborted === true) return { exitCode: 143, signal: 'SIGTERM', ids: { uid: () => undefined, gid: () => undefined } };
+    throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Builds from the user's own process (src/engine/outside.ts): when every layer to build sits on
+ * bases already extracted, the planner builds them itself, each run step in namespaces of its
+ * own (stacker-nsrun), and packs from outside with the ids translated, or inside a new
+ * namespace when it may not read the upper dir. The layers must be exactly those a builder
+ * inside the namespaces makes (STACKER_BUILD_INSIDE=1). Real CLI, unprivileged user.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { busyboxLayout, builtLayers, cleanup, makeProject, runAsUser, runStacker, type Project } from './rig.js';
+
+const yaml = (appRun: string) => `base:
+  from: {type: oci, url: base/oci:busybox}
+  imports: [data.txt]
+  run: |
+    mkdir -p /opq /keep
+    echo 1 > /opq/x
+    echo gone > /gone
+    cp /stacker/imports/data.txt /keep/data
+app:
+  from: {type: built, tag: base}
+  imports: [data.txt]
+  run: |
+${appRun.split('\n').map((l) => `    ${l}`).join('\n')}
+`;
+
+/** A run whose upper dir holds other owners, a whiteout, an opaque dir, a symlink, a hard link, a setuid file. */
+const READABLE = `rm /gone
+rm -rf /opq && mkdir /opq && echo 2 > /opq/z
+echo a > /a && chown 1000:1001 /a && ln /a /a2 && ln -s a /l
+mkdir -p /srv/www && chown -R 33:33 /srv && chmod 4755 /a
+cat /stacker/imports/data.txt > /copied
+echo out; echo err >&2`;
+
+/** The same, and a file only its owner (not the build's root) may read: packed inside a namespace. */
+const PRIVATE = `${READABLE}
+echo secret > /s && chown 1000:1000 /s && chmod 600 /s
+mkdir /p && echo in > /p/f && chown -R 1000:1000 /p && chmod 700 /p`;
+
+const SDE = { SOURCE_DATE_EPOCH: '1700000000' };
+
+interface Ev { type: string; layer?: string; inProcess?: boolean; chunk?: string; stream?: string }
+
+async function appManifest(p: Project): Promise<string> {
+  const index = JSON.parse(await readFile(p.path('oci/index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
+  return index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === 'app')!.digest;
+}
+
+/** `tar -tv` of the last layer of `app` in the project's oci/. */
+async function topLayer(p: Project): Promise<string> {
+  const blob = (d: string) => p.path(`oci/blobs/sha256/${d.slice(7)}`);
+  const m = JSON.parse(await readFile(blob(await appManifest(p)), 'utf8')) as { layers: { digest: string }[] };
+  const r = await runAsUser('tar', ['--numeric-owner', '-tvzf', blob(m.layers[m.layers.length - 1]!.digest)], p.dir);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+async function project(run: string): Promise<Project> {
+  const p = await makeProject({ 'stacker.yaml': yaml('echo first > /first'), 'data.txt': 'data\n' });
+  await p.copyIn(await busyboxLayout(), 'base/oci');
+  const r = await runStacker(p, ['build'], { env: SDE });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  await p.write('stacker.yaml', yaml(run));
+  return p;
+}
+
+/** Rebuilds `app` after its edit; returns its events, its trace lines and the app manifest's digest. */
+async function rebuild(p: Project, env: Record<string, string>): Promise<{ evs: Ev[]; trace: string; manifest: string }> {
+  const r = await runStacker(p, ['build', '--json'], { env: { ...SDE, STACKER_TRACE: '1', ...env } });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const evs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
+  assert.deepEqual(evs.filter((e) => e.type === 'node-built').map((e) => e.layer), ['app']);
+  return { evs, trace: r.stderr, manifest: await appManifest(p) };
+}
+
+describe('building from the user\'s process (unprivileged, end to end)', () => {
+  after(cleanup);
+
+  for (const [what, run, packedInside] of [['readable by the user', READABLE, false], ['with files only their owner may read', PRIVATE, true]] as const) {
+    test(`a leaf rebuilt from the user's process is the layer a builder inside makes (${what})`, async () => {
+      const [here, inside] = await Promise.all([project(run), project(run)]);
+      const a = await rebuild(here, {});
+      const b = await rebuild(inside, { STACKER_BUILD_INSIDE: '1' });
+      assert.equal(a.evs.find((e) => e.type === 'build-planned')?.inProcess, true);
+      assert.equal(b.evs.find((e) => e.type === 'build-planned')?.inProcess, false);
+      assert.match(a.trace, /building here/);
+      assert.equal(/pack inside/.test(a.trace), packedInside, a.trace);
+      assert.equal(a.manifest, b.manifest);
+      // The run's output streams, stdout and stderr apart.
+      const out = (evs: Ev[], stream: string) => evs.filter((e) => e.type === 'step-output' && e.stream === stream).map((e) => e.chunk).join('');
+      assert.match(out(a.evs, 'stdout'), /^out$/m);
+      assert.match(out(a.evs, 'stderr'), /^err$/m);
+      // The top layer as tar lists it: owners, modes, links and whiteouts as the run left them.
+      const list = await topLayer(here);
+      assert.match(list, /^-rwsr-xr-x 1000\/1001 .* a$/m);
+      assert.match(list, /^hrwsr-xr-x 1000\/1001 .* a2 link to a$/m);
+      assert.match(list, /^lrwxrwxrwx 0\/0 .* l -> a$/m);
+      assert.match(list, /^drwxr-xr-x 33\/33 .* srv\/www\/$/m);
+      assert.match(list, / \.wh\.gone$/m);
+      assert.match(list, / opq\/\.wh\.\.wh\.\.opq$/m);
+      assert.doesNotMatch(list, / stacker\//);
+      if (packedInside) assert.match(list, /^-rw------- 1000\/1000 .* s$/m);
+      // Nothing of the build is left in the roots dir but extracted layers.
+      const roots = await runAsUser('ls', ['-a', 'roots'], here.dir);
+      assert.deepEqual(roots.stdout.split('\n').filter((n) => n !== '' && n !== '.' && n !== '..' && !n.startsWith('sha256_') && n !== '.empty'), []);
+      // A no-op after it rebuilds nothing, in either.
+      for (const p of [here, inside]) assert.deepEqual(builtLayers((await runStacker(p, ['build'], { env: SDE })).stdout), []);
+    });
+  }
+
+  test('a failing run step from the user\'s process fails the build with its status, keeps the last image, and the next build works', async () => {
+    const p = await project('echo failing; exit 125');
+    const before = await appManifest(p);
+    const r = await runStacker(p, ['build']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    // A run's status of 125 is the script's, not mistaken for the sandbox's own failure.
+    assert.match(r.stderr, /STACKER_E_RUN_FAILED.*exit status 125/);
+    assert.match(r.stdout, /failing/);
+    // `base` is re-tagged (its stacker_yaml annotation holds the edited file); `app` keeps its image.
+    assert.equal(await appManifest(p), before);
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+    assert.ok(!mounts.includes(p.dir), 'nothing mounted under the project');
+    await p.write('stacker.yaml', yaml('echo fixed > /fixed'));
+    const again = await runStacker(p, ['build']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(builtLayers(again.stdout), ['app']);
+  });
+
+  test('a bind dest and a mount point the image lacks are made for the run and left out of the layer', async () => {
+    const p = await project('ls -d /proc /sys /dev /etc/resolv.conf >/dev/null && cat /srv/bound/f > /from-bind');
+    await p.write('host/f', 'from the host\n');
+    const text = (await readFile(p.path('stacker.yaml'), 'utf8')).replace('app:\n', `app:\n  binds:\n    - ${p.path('host')} -> /srv/bound\n`);
+    await p.write('stacker.yaml', text);
+    const a = await rebuild(p, {});
+    assert.equal(a.evs.find((e) => e.type === 'build-planned')?.inProcess, true);
+    const ls = await runAsUser('sh', ['-c', 'umoci unpack --rootless --image oci:app u >/dev/null && cd u/rootfs && cat from-bind; test -e srv || echo no-srv; test -e etc/resolv.conf || echo no-resolv.conf'], p.dir);
+    assert.equal(ls.stdout, 'from the host\nno-srv\nno-resolv.conf\n', ls.stderr);
+  });
+});
