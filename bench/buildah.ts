@@ -54,7 +54,7 @@ const xdg = join(work, 'xdg');
 const env = { ...process.env, XDG_RUNTIME_DIR: xdg };
 
 /**
- * The CLI as built when the bench starts (bin, the bundle, the native addon, migrations; the
+ * The CLI as built when the bench starts (bin, the bundle, the native addon and helper, migrations; the
  * dependencies by symlink): others may rebuild dist/ during a long run, and every round must
  * time the same code. `--no-snapshot` runs the checkout's bin/stacker.js instead.
  */
@@ -66,7 +66,7 @@ function snapshot(): string {
     throw new Error('dist/bundle/stacker.cjs is missing or older than dist/src: run `npm run build` first');
   }
   const dir = join(work, 'stacker');
-  for (const p of ['package.json', 'bin', 'cache', join('build', 'Release', 'stacker_native.node'), join('dist', 'bundle')]) {
+  for (const p of ['package.json', 'bin', 'cache', join('build', 'Release', 'stacker_native.node'), join('build', 'Release', 'stacker-nsrun'), join('dist', 'bundle')]) {
     cpSync(join(repo, p), join(dir, p), { recursive: true });
   }
   symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));

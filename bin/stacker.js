@@ -61,7 +61,9 @@ const COMMANDS = new Set(['build', 'recursive-build', 'publish', 'inspect', 'gra
  * machinery, nor `--version` anything. A cache holds what its first run compiled, which may be
  * less than the command usually runs (a no-op build parses no YAML): the second run of the
  * command adds what it compiled if that makes the cache clearly larger, then marks the cache
- * (`.checked`) so that later runs do not pay for the check (serializing the cache: ~10 ms).
+ * (`.checked`) so that later runs do not pay for the check (serializing the cache: ~10 ms). The
+ * first `build` that builds layers in its own process saves its cache again (`.built`): the build
+ * machinery is in it from then on.
  */
 function runCached(file) {
   const vm = require('node:vm');
@@ -95,7 +97,19 @@ function runCached(file) {
         fs.writeFileSync(checked, '');
       } catch {}
     };
+  } else if (cacheFile !== undefined && role === 'build' && !fs.existsSync(`${cacheFile}.built`)) {
+    // A build that builds layers in its own process (src/engine/outside.ts) runs the build
+    // machinery, which the runs that made the cache may not have (a no-op, or a build handed to a
+    // builder inside the namespace): the first such build saves what it compiled, once.
+    save = () => {
+      if (builtHere && fileStamp(cacheFile) === seen) writeCodeCache(cacheFile, script);
+    };
   }
+  // Emitted by src/engine/build.ts when it builds layers in this process.
+  let builtHere = false;
+  process.once('stacker:built-here', () => {
+    builtHere = true;
+  });
   if (save !== undefined) {
     // 'stacker:exec' is emitted by a planner about to become the builder (src/engine/build.ts):
     // exit handlers do not run across an exec.
@@ -105,6 +119,7 @@ function runCached(file) {
       saved = true;
       try {
         save();
+        if (builtHere && fs.existsSync(cacheFile)) fs.writeFileSync(`${cacheFile}.built`, '');
       } catch {} // a cache that cannot be written is not an error of the command
     };
     process.once('exit', once);
@@ -145,7 +160,7 @@ function fileStamp(file) {
 }
 
 /**
- * Writes a cache (atomically) and removes what it replaces: its `.checked` mark, and the caches
+ * Writes a cache (atomically) and removes what it replaces: its `.checked` and `.built` marks, and the caches
  * (and marks) this checkout made from other builds of the bundle.
  */
 function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
@@ -156,11 +171,12 @@ function writeCodeCache(cacheFile, script, data = script.createCachedData()) {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, cacheFile);
     fs.rmSync(`${cacheFile}.checked`, { force: true });
+    fs.rmSync(`${cacheFile}.built`, { force: true });
     const name = path.basename(cacheFile);
     const checkout = `${name.split('-')[0]}-`;
     const identity = `${name.split('-').slice(0, 4).join('-')}-`; // <checkout>-<ino>-<size>-<mtime>-
     for (const f of fs.readdirSync(dir)) {
-      if (f.startsWith(checkout) && !f.startsWith(identity) && /\.v8cache(\.checked)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
+      if (f.startsWith(checkout) && !f.startsWith(identity) && /\.v8cache(\.checked|\.built)?$/.test(f)) fs.rmSync(path.join(dir, f), { force: true });
     }
   } catch {
     try {

@@ -242,6 +242,8 @@ export async function runBuild(options: BuildOptions): Promise<number> {
         return await handToBuilder(o, planned);
       }
     }
+    // bin/stacker.js keeps the build machinery in the code cache of `build` once it ran here.
+    if (outside) (process as NodeJS.EventEmitter).emit('stacker:built-here');
     const code = await (await import('./execute.js')).execute(o, spec, steps, docs, index, outside);
     if (o.noopStamp !== undefined && !namespaced && code === 0 && !logged && warnings.length === 0) {
       const { writeNoopStamp } = await import('./noop-stamp.js');

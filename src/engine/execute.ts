@@ -108,6 +108,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
         const t0 = Date.now();
         try {
           const r = await buildNode(ctx, layer, fileOf(layer), doc.base.type === 'docker' ? doc.base.manifest : undefined);
+          mark(`built ${step.name}`);
           results.set(step.name, r);
           index.recordNode(toRecord(step.key, step.name, canonicalJson(doc), r, layer.buildOnly));
           counts.built++;
@@ -120,8 +121,10 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
           o.events.emit({ type: 'node-failed', layer: step.name, error: asStackerError(e) });
           return;
         }
+        mark(`recorded ${step.name}`);
         // Built and recorded; only its tag in the output layout failed.
         await tag([step.name]).catch((e: unknown) => failures.push({ layer: step.name, error: e }));
+        mark(`tagged ${step.name}`);
       };
       await schedule(toBuild, jobs, (name) => dependencyEdges(spec.layers.get(name)!).map((e) => e.from), results, () => failures.length > 0 || abort.signal.aborted, buildOne);
     }

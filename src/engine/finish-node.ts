@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { mark } from '../core/trace.js';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Digest, LayerSpec, StackerFile } from '../core/index.js';
@@ -35,6 +36,7 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
   const packed = outside !== undefined
     ? await packOutside(upper, outside.stubs, outside.lowers, outside.ids, packOptions)
     : await packLayer(upper, packOptions);
+  mark('packed');
   ctx.events.emit({ type: 'node-step', layer: layer.name, step: 'commit' });
   const layers = [...base.layers];
   const newDiffIds: Digest[] = [];
@@ -51,6 +53,7 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
     ctx.events.emit({ type: 'layer-written', layer: layer.name, digest: packed.digest, diffId: packed.diffId, size: packed.size, seconds: (Date.now() - started) / 1000 });
   }
   rmSync(tmpDir, { recursive: true, force: true });
+  mark('layer stored');
   const generated = layer.generateLabels.length > 0
     ? await generateLabels({
       layer, overlay: ctx.overlay, events: ctx.events, signal: ctx.signal,

@@ -11,11 +11,11 @@
  * (~35 ms here), so a build starts one as soon as it knows it will run a step (`prewarm`),
  * and the step takes it when it comes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
 import { StackerError } from '../core/index.js';
 import { mark } from '../core/trace.js';
-import { nsrunPath } from '../oci/layer/native.js';
+import { native, nsrunPath } from '../oci/layer/native.js';
 import { relativeOverlayOptions, type OverlayMount } from './mount.js';
 import { bwrapArgs, type RunOutcome, type SandboxSpec } from './sandbox.js';
 import { cannotStart, idMapArgs, idMapOf, type IdMap } from './userns.js';
@@ -40,29 +40,38 @@ function field(s: string): string {
 
 /** A started stacker-nsrun: entering its namespace, then waiting for its step. */
 class Sandbox {
-  readonly child: ChildProcess;
+  readonly pid: number;
   readonly control: Socket;
-  /** Resolves once the process runs; rejects when it cannot be started. */
-  readonly started: Promise<void>;
+  private readonly out: Socket;
+  private readonly err: Socket;
   /** stacker-nsrun's own messages (it writes none unless it fails); then the run's stderr goes to `onStderr`. */
   early = '';
   running = false;
   onStderr: ((chunk: string) => void) | undefined;
   onStdout: ((chunk: string) => void) | undefined;
   private waiters = new Map<string, () => void>();
+  private reaped = false;
   readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor() {
     mark('sandbox: spawn');
-    this.child = spawn(nsrunPath(), idMapArgs(), {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-    });
-    this.control = this.child.stdio[3] as Socket;
+    // posix_spawn through the addon: Node's spawn would fork this whole process (~10 ms).
+    let fds: [number, number, number, number];
+    try {
+      fds = native().spawnPiped(nsrunPath(), [nsrunPath(), ...idMapArgs()], [`PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`]);
+    } catch (e) {
+      throw cannotStart(e as Error);
+    }
+    mark('sandbox: spawned');
+    const [pid, out, err, control] = fds;
+    this.pid = pid;
+    this.out = new Socket({ fd: out, readable: true, writable: false });
+    this.err = new Socket({ fd: err, readable: true, writable: false });
+    this.control = new Socket({ fd: control, readable: true, writable: true });
     this.control.setEncoding('utf8');
     this.control.on('error', () => {});
-    this.child.stdout!.setEncoding('utf8').on('data', (c: string) => this.onStdout?.(c));
-    this.child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    this.out.setEncoding('utf8').on('data', (c: string) => this.onStdout?.(c));
+    this.err.setEncoding('utf8').on('data', (c: string) => {
       if (this.running) this.onStderr?.(c);
       else this.early += c;
     });
@@ -82,22 +91,39 @@ class Sandbox {
         this.waiters.delete(msg);
       }
     });
-    this.closed = new Promise((resolve) => {
-      this.child.on('close', (code, signal) => resolve({ code, signal }));
-    });
-    this.started = new Promise<void>((resolve, reject) => {
-      this.child.on('spawn', resolve);
-      this.child.on('error', (e) => reject(cannotStart(e)));
-    });
+    const ended = (s: Socket) => new Promise<void>((resolve) => s.once('close', () => resolve()));
+    // Its output ends when it and everything it started have exited (bwrap's pid namespace dies
+    // with it); then it is reaped, polled for the moment the two may be apart.
+    this.closed = Promise.all([ended(this.out), ended(this.err), ended(this.control)]).then(() => new Promise((resolve) => {
+      let delay = 1;
+      const poll = (): void => {
+        const st = native().waitpid(this.pid);
+        if (st === null) {
+          setTimeout(poll, delay);
+          delay = Math.min(delay * 2, 50);
+          return;
+        }
+        this.reaped = true;
+        resolve({ code: st[0] >= 0 ? st[0] : null, signal: st[1] >= 0 ? (signalName(st[1]) ?? 'SIGKILL') : null });
+      };
+      poll();
+    }));
     // Unused, it must not keep this process alive; while it runs a step, the step awaits it.
     this.idle(true);
   }
 
   idle(yes: boolean): void {
-    for (const h of [this.child, this.control, this.child.stdout, this.child.stderr] as { ref(): void; unref(): void }[]) {
-      if (yes) h.unref();
-      else h.ref();
+    for (const s of [this.out, this.err, this.control]) {
+      if (yes) s.unref();
+      else s.ref();
     }
+  }
+
+  kill(sig: NodeJS.Signals): void {
+    if (this.reaped) return; // its pid may be another process's by now
+    try {
+      process.kill(this.pid, sig);
+    } catch { /* gone */ }
   }
 
   /** Resolves when stacker-nsrun says `msg`; rejects with its reason if it ends first. */
@@ -124,8 +150,13 @@ class Sandbox {
   }
 
   discard(): void {
-    this.child.kill('SIGKILL');
+    this.kill('SIGKILL');
+    for (const s of [this.out, this.err, this.control]) s.destroy();
   }
+}
+
+function signalName(n: number): NodeJS.Signals | undefined {
+  return (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(([, v]) => v === n)?.[0];
 }
 
 let warm: Sandbox | undefined;
@@ -134,7 +165,6 @@ let stepsLeft = 0;
 
 function warmOne(): void {
   warm = new Sandbox();
-  warm.started.catch(() => {}); // reported to the step that takes it
 }
 
 /**
@@ -177,17 +207,16 @@ export async function runOverlaySandbox(
   sb.onStdout = (c) => opts.onOutput?.('stdout', c);
   sb.onStderr = (c) => opts.onOutput?.('stderr', c);
   const onAbort = (): void => {
-    sb.child.kill('SIGTERM');
-    setTimeout(() => sb.child.kill('SIGKILL'), 2000).unref();
+    sb.kill('SIGTERM');
+    setTimeout(() => sb.kill('SIGKILL'), 2000).unref();
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await sb.started;
     sb.control.write(field('mount') + field(mount.cwd) + field(options) + field(mount.target));
     await sb.message('ready');
     mark('sandbox: mounted');
-    const ids = idMapOf(sb.child.pid!);
-    const ops = opts.prepare(`/proc/${sb.child.pid}/root${mount.target}`);
+    const ids = idMapOf(sb.pid);
+    const ops = opts.prepare(`/proc/${sb.pid}/root${mount.target}`);
     sb.control.write(ops.map((op) => field(op.kind === 'dir' ? 'd' : 'f') + field(op.path)).join('') + args.map((a) => field('arg') + field(a)).join('') + field('go'));
     const { code, signal } = await sb.closed;
     if (!sb.running) throw sb.failure(code, signal);

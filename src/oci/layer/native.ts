@@ -39,6 +39,14 @@ export interface StackerNative {
   memfdWith(data: Buffer): number;
   /** execvpe(3): replaces this process (PATH searched for `file`); returns only by throwing. */
   execvpe(file: string, argv: string[], env: string[]): never;
+  /**
+   * posix_spawn of `file` (PATH searched): stdin /dev/null, stdout and stderr on pipes, fd 3 on a
+   * socket pair. Returns [pid, stdout fd, stderr fd, fd-3 socket] (this process's ends). The
+   * child is not libuv's: reap it with waitpid.
+   */
+  spawnPiped(file: string, argv: string[], env: string[]): [number, number, number, number];
+  /** waitpid(pid, WNOHANG): null while it runs, else [exit code or -1, signal number or -1]. */
+  waitpid(pid: number): [number, number] | null;
 }
 
 const ADDON = join('build', 'Release', 'stacker_native.node');
