@@ -83,6 +83,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     tagsMoved += await retagOutputs(layers.map((layer) => ({ store, output, layer, file: fileOf(layer), result: resultOf(layer.name), namespace: o.annotationsNamespace })));
   };
 
+  let hitsTagged: Promise<void> = Promise.resolve();
   try {
     // Hits first, in plan order: their results come from the index, whatever their parents are.
     const hits = index.lookupMany(hitSteps.map((s) => s.key), { document: false });
@@ -94,8 +95,10 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
       o.events.emit({ type: 'cache-hit', layer: step.name, key: step.key, manifest: rec.manifestDigest ?? undefined });
     }
     mark('hits');
-    await tag(hitSteps.map((s) => s.name));
-    mark('tagged');
+    // The hits' tags are written while the first layers build (their run steps mostly wait for
+    // other processes); the layout serializes its index updates, and the build ends after them.
+    hitsTagged = tag(hitSteps.map((s) => s.name)).finally(() => mark('tagged'));
+    hitsTagged.catch(() => {}); // awaited below
     if (toBuild.length > 0) {
       // The build machinery (layer codec, mounts, sandbox) loads only when something must build.
       const ctx = await buildContext(o, store, resultOf, abort.signal, outside);
@@ -128,6 +131,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
       };
       await schedule(toBuild, jobs, (name) => dependencyEdges(spec.layers.get(name)!).map((e) => e.from), results, () => failures.length > 0 || abort.signal.aborted, buildOne);
     }
+    await hitsTagged;
     if (abort.signal.aborted) {
       finish('interrupted');
       const interrupted = failures.find(({ error }) => error instanceof StackerError && error.code === 'STACKER_E_INTERRUPTED');
@@ -146,6 +150,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     mark('gc');
     return 0;
   } catch (e) {
+    await hitsTagged.catch(() => {});
     finish(abort.signal.aborted ? 'interrupted' : 'failed');
     throw e;
   } finally {

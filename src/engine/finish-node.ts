@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { mark } from '../core/trace.js';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { Digest, LayerSpec, StackerFile } from '../core/index.js';
+import { sha256Digest, type Digest, type LayerSpec, type StackerFile } from '../core/index.js';
+import { canonicalJsonBytes } from '../oci/canonical-json.js';
 import { descriptorOf } from '../oci/layout.js';
 import { MediaType } from '../oci/media-types.js';
 import { packLayer, type PackOptions } from '../oci/layer/index.js';
@@ -68,12 +69,18 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
     created: sde !== undefined ? new Date(sde * 1000) : new Date(),
     author: sde !== undefined ? 'stacker' : `${userInfo().username}@${hostname()}`,
   });
-  const configInfo = await ctx.store.writeJson(config, { deferDirSync: true });
+  // Both documents are known before either is written: they are written (and synced) at once.
+  const configBytes = canonicalJsonBytes(config);
+  const configInfo = { digest: sha256Digest(configBytes), size: configBytes.length };
   const configDesc = descriptorOf(MediaType.ociConfig, configInfo);
   const annotations = manifestAnnotations({ inherited: base.annotations, layer, namespace: ctx.annotationsNamespace, stackerYaml: file.substitutedText });
   const manifestDoc = buildManifest(configDesc, layers, {});
-  const manifestInfo = await ctx.store.writeJson(buildManifest(configDesc, layers, annotations), { deferDirSync: true });
+  const [, manifestInfo] = await Promise.all([
+    ctx.store.writeBlob(configBytes, { deferDirSync: true }),
+    ctx.store.writeJson(buildManifest(configDesc, layers, annotations), { deferDirSync: true }),
+  ]);
   await ctx.store.syncBlobDir();
+  mark('documents stored');
   return {
     manifest: descriptorOf(MediaType.ociManifest, manifestInfo),
     config: configDesc,
