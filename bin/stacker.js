@@ -49,7 +49,7 @@ async function loadCli() {
 }
 
 /** The commands of src/cli/main.ts: each has a code cache of its own (see runCached). */
-const COMMANDS = new Set(['build', 'recursive-build', 'publish', 'inspect', 'graph', 'why-rebuilt', 'history', 'clean', 'check', 'unpriv-setup', 'grab', 'chroot', 'exec']);
+const COMMANDS = new Set(['build', 'recursive-build', 'publish', 'inspect', 'graph', 'why-rebuilt', 'history', 'clean', 'check', 'unpriv-setup', 'grab', 'chroot', 'exec', 'ns-pack']);
 
 /**
  * Runs a CommonJS file like require() does, but compiled with V8's code cache for it: the cache
