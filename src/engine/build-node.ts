@@ -5,7 +5,7 @@ import { StackerError } from '../core/index.js';
 import type { OciLayout } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import { unpackLayer } from '../oci/layer/index.js';
-import { mountOverlay, unmount, type IdMap } from '../runtime/index.js';
+import { mountOverlay, unmount, type IdMap, type OverlayMount } from '../runtime/index.js';
 import { loosen, removeTree } from './outside.js';
 import type { OverlayStore } from '../storage/index.js';
 import { loadBaseImage, unpackTarBase, type BaseImage } from './base-image.js';
@@ -115,34 +115,56 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   if (lowers.length === 0) lowers.push(ctx.overlay.emptyDirRel());
   const rel = (p: string): string => relative(ctx.overlay.rootsDir, p);
   const mount = { lowers, upper: rel(area.upper), work: rel(area.work), target: area.rootfs, cwd: ctx.overlay.rootsDir };
-  const outside = ctx.outside === true;
-  if (!outside) await mountOverlay(mount);
+  if (ctx.outside === true) {
+    try {
+      return await buildFromOutside(ctx, layer, file, base, area, mount, step);
+    } finally {
+      // Whatever ended it: a work area left behind would send the next build inside the namespace.
+      loosen(join(area.work, 'work'));
+      await removeTree(area.dir);
+    }
+  }
+  await mountOverlay(mount);
   const stubs: string[] = [];
-  let ids: IdMap | undefined;
   try {
     const importsDir = ctx.importsDir(layer.name);
     step('imports');
     const names = await materializeImports(layer, area.rootfs, { importsDir, copiesFile: ctx.importCopiesFile(layer.name), downloadsDir: ctx.downloadsDir, grab: ctx.grab });
     copyOverlayDirs(layer, area.rootfs);
     if (layer.run.length > 0) {
-      if (!outside) step('run');
-      ids = await runStep({
-        layer, rootfs: area.rootfs, importsDir, importNames: names, events: ctx.events, shellFail: ctx.shellFail, signal: ctx.signal, createdStubs: stubs,
-        ...(outside ? { outside: { overlay: mount, onStarted: () => step('run') } } : {}),
-      });
+      step('run');
+      await runStep({ layer, rootfs: area.rootfs, importsDir, importNames: names, events: ctx.events, shellFail: ctx.shellFail, signal: ctx.signal, createdStubs: stubs });
     }
   } finally {
-    if (!outside) await unmount(area.rootfs);
+    await unmount(area.rootfs);
   }
-  const lowerDirs = lowers.map((l) => join(ctx.overlay.rootsDir, l));
-  if (!outside) removeMountStubs(area.upper, stubs, lowerDirs);
-  // Without a run step nothing was written in the upper dir: no id in it to translate.
-  const result = await finishNode(ctx, layer, file, base, area.upper, outside ? { stubs, lowers: lowerDirs, ids: ids ?? NO_IDS } : undefined);
-  if (outside) {
-    loosen(join(area.work, 'work'));
-    await removeTree(area.dir);
-  } else rmSync(area.dir, { recursive: true, force: true });
+  removeMountStubs(area.upper, stubs, lowers.map((l) => join(ctx.overlay.rootsDir, l)));
+  const result = await finishNode(ctx, layer, file, base, area.upper);
+  rmSync(area.dir, { recursive: true, force: true });
   return result;
+}
+
+/**
+ * The layer's imports, run and pack from outside the build namespaces (engine/outside.ts): the
+ * run step mounts the overlay in namespaces of its own.
+ */
+async function buildFromOutside(
+  ctx: NodeBuildContext, layer: LayerSpec, file: StackerFile, base: BaseImage,
+  area: { upper: string }, mount: OverlayMount, step: (s: BuildStep) => void,
+): Promise<NodeResult> {
+  const importsDir = ctx.importsDir(layer.name);
+  step('imports');
+  const names = await materializeImports(layer, mount.target, { importsDir, copiesFile: ctx.importCopiesFile(layer.name), downloadsDir: ctx.downloadsDir, grab: ctx.grab });
+  const stubs: string[] = [];
+  // Without a run step nothing is written in the upper dir: no id in it to translate.
+  let ids: IdMap = NO_IDS;
+  if (layer.run.length > 0) {
+    ids = (await runStep({
+      layer, rootfs: mount.target, importsDir, importNames: names, events: ctx.events, shellFail: false, signal: ctx.signal, createdStubs: stubs,
+      outside: { overlay: mount, onStarted: () => step('run') },
+    }))!;
+  }
+  return finishNode(ctx, layer, file, base, area.upper, { stubs, lowers: mount.lowers.map((l) => join(ctx.overlay.rootsDir, l)), ids });
 }
 
 const NO_IDS: IdMap = { uid: () => undefined, gid: () => undefined };

@@ -80,7 +80,9 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   let tagsMoved = 0;
   const tag = async (names: string[]): Promise<void> => {
     const layers = names.map((n) => spec.layers.get(n)!).filter((l) => !l.buildOnly);
-    tagsMoved += await retagOutputs(layers.map((layer) => ({ store, output, layer, file: fileOf(layer), result: resultOf(layer.name), namespace: o.annotationsNamespace })));
+    // Read after the await: tags of hits and of built layers may be written at once.
+    const moved = await retagOutputs(layers.map((layer) => ({ store, output, layer, file: fileOf(layer), result: resultOf(layer.name), namespace: o.annotationsNamespace })));
+    tagsMoved += moved;
   };
 
   let hitsTagged: Promise<void> = Promise.resolve();

@@ -35,7 +35,7 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
     onProgress: (bytes) => ctx.events.emit({ type: 'pack-progress', layer: layer.name, bytes }),
   };
   const packed = outside !== undefined
-    ? await packOutside(upper, outside.stubs, outside.lowers, outside.ids, packOptions)
+    ? await packOutside(upper, outside.stubs, outside.lowers, outside.ids, packOptions, ctx.signal)
     : await packLayer(upper, packOptions);
   mark('packed');
   ctx.events.emit({ type: 'node-step', layer: layer.name, step: 'commit' });

@@ -10,12 +10,15 @@
  * only the namespace can do (see `outsideEligible`); otherwise the planner hands its plan to a
  * builder started inside the namespaces (build.ts).
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StackerError, type BuildSpec, type Digest } from '../core/index.js';
 import { mark } from '../core/trace.js';
 import type { BuildIndex } from '../cache/index.js';
 import { NEEDS_NAMESPACE, packLayer, type PackOptions, type PackResult } from '../oci/layer/index.js';
+import { ID_BEARING_XATTR } from '../oci/layer/pack.js';
+import { nsrunPath } from '../oci/layer/native.js';
+import { walkUpper } from '../oci/layer/upper-walk.js';
 import { runInNamespace, type IdMap } from '../runtime/index.js';
 import type { OverlayStore } from '../storage/index.js';
 import type { NsPackJob } from '../cli/commands/ns-pack.js';
@@ -34,6 +37,11 @@ export const NO_OUTSIDE_ENV = 'STACKER_BUILD_INSIDE';
  */
 export function outsideEligible(spec: BuildSpec, steps: PlanNode[], index: BuildIndex, overlay: OverlayStore, shellFail: boolean): boolean {
   if (shellFail || process.env[NO_OUTSIDE_ENV] === '1') return false;
+  try {
+    nsrunPath();
+  } catch {
+    return false; // not built (`stacker check` says so): the builder inside needs only the addon
+  }
   const building = new Set(steps.filter((s) => s.state === 'build').map((s) => s.name));
   const keyOf = new Map(steps.map((s) => [s.name, s.key]));
   const parents: string[] = [];
@@ -67,9 +75,10 @@ function deniedHere(e: unknown): boolean {
   return code === 'EACCES' || code === 'EPERM' || code === NEEDS_NAMESPACE;
 }
 
-async function inside(argv: string[], what: string): Promise<string> {
+async function inside(argv: string[], what: string, signal?: AbortSignal): Promise<string> {
   mark(`inside: ${argv[0]}`);
-  const r = await runInNamespace(argv);
+  const r = await runInNamespace(argv, signal);
+  if (signal?.aborted === true) throw new StackerError('STACKER_E_INTERRUPTED', `${what} interrupted`, { exitCode: 130 });
   if (r.code !== 0) throw new StackerError('STACKER_E_NAMESPACE', `${what} in the build namespace failed: ${r.stderr.trim() || `exit status ${r.code}`}`);
   return r.stdout;
 }
@@ -102,19 +111,45 @@ export async function publishLayer(overlay: OverlayStore, upper: string, diffId:
  * run's ids translated, or inside a new namespace (`stacker ns-pack`) when this process may not
  * read something there or an id or attribute cannot be translated.
  */
-export async function packOutside(upper: string, stubs: string[], lowers: string[], ids: IdMap, opts: PackOptions): Promise<PackResult | null> {
+export async function packOutside(upper: string, stubs: string[], lowers: string[], ids: IdMap, opts: PackOptions, signal?: AbortSignal): Promise<PackResult | null> {
   try {
     removeMountStubs(upper, stubs, lowers);
-    return await packLayer(upper, { ...opts, ids });
+    // Decided before anything is compressed, from metadata alone; the pack itself still falls
+    // back should something change meanwhile.
+    const why = whyNotHere(upper, ids);
+    if (why === undefined) return await packLayer(upper, { ...opts, ids });
+    mark(`pack inside: ${why}`);
   } catch (e) {
     if (!deniedHere(e)) throw e;
     mark(`pack inside: ${(e as Error).message}`);
   }
   const job: NsPackJob = { upper, out: opts.outFile, stubs, lowers, ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}) };
-  const out = await inside([process.execPath, ...process.execArgv, process.argv[1]!, 'ns-pack', JSON.stringify(job)], `packing ${upper}`);
+  const out = await inside([process.execPath, ...process.execArgv, process.argv[1]!, 'ns-pack', JSON.stringify(job)], `packing ${upper}`, signal);
   const r = JSON.parse(out) as PackResult | null;
   if (r !== null) opts.onProgress?.(r.uncompressedSize);
   return r;
+}
+
+/**
+ * Why the upper dir cannot be packed from here, or undefined: a file this process may not read,
+ * a directory it may not list, an id the namespace does not map, or an attribute whose value
+ * depends on the namespace it is read in. A walk of metadata only (the pack walks it again).
+ */
+function whyNotHere(upper: string, ids: IdMap): string | undefined {
+  try {
+    for (const e of walkUpper(upper)) {
+      if (e.kind !== 'node') continue;
+      const name = e.rel.toString('utf8');
+      if (ids.uid(e.st.uid) === undefined || ids.gid(e.st.gid) === undefined) return `${name} is owned by ${e.st.uid}:${e.st.gid}`;
+      const x = e.xattrs.kept.find(([n]) => ID_BEARING_XATTR.test(n));
+      if (x !== undefined) return `${name} carries ${x[0]}`;
+      if (e.st.isFile() && e.st.size > 0) accessSync(e.abs, constants.R_OK);
+    }
+  } catch (e) {
+    if (deniedHere(e)) return (e as Error).message;
+    throw e;
+  }
+  return undefined;
 }
 
 /** Makes a dir the namespace's root made removable from here where this process owns it (overlay's `work/work` is mode 0). */

@@ -1,8 +1,8 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { native } from '../oci/layer/native.js';
 import { StackerError, type EventSink, type LayerSpec } from '../core/index.js';
-import { DEFAULT_PATH, runOverlaySandbox, runSandbox, type IdMap, type NamespacedRun, type OverlayMount, type RootfsOp, type SandboxSpec } from '../runtime/index.js';
+import { DEFAULT_PATH, runOverlaySandbox, runSandbox, type IdMap, type MountPoint, type NamespacedRun, type OverlayMount, type SandboxSpec } from '../runtime/index.js';
 import { secureJoin } from '../storage/index.js';
 import { userEnv } from '../core/http.js';
 
@@ -30,7 +30,8 @@ export function runEnv(layer: LayerSpec, hostEnv: NodeJS.ProcessEnv = process.en
   return env;
 }
 
-interface MountPoint { path: string; kind: 'dir' | 'file' }
+/** What is made in the rootfs for a mount point: a directory with its parents, or an empty file. */
+export interface RootfsOp { kind: 'dir' | 'file'; path: string }
 
 /**
  * What must be made for the sandbox's mount targets that the image lacks, read from `rootfs`
@@ -69,12 +70,21 @@ export function mountPointOps(rootfs: string, points: MountPoint[]): { ops: Root
   return { ops, created };
 }
 
-/** Makes the mount targets here (inside the build namespace); returns the top-most paths created. */
+/**
+ * Makes the mount targets here (inside the build namespace); returns the top-most paths created.
+ * Directories 0755 and files 0644 whatever the umask (stacker-nsrun makes them so too).
+ */
 function prepareMountPoints(rootfs: string, points: MountPoint[]): string[] {
   const { ops, created } = mountPointOps(rootfs, points);
   for (const op of ops) {
-    if (op.kind === 'dir') mkdirSync(op.path, { recursive: true, mode: 0o755 });
-    else writeFileSync(op.path, '', { mode: 0o644 });
+    if (op.kind === 'file') {
+      writeFileSync(op.path, '');
+      chmodSync(op.path, 0o644);
+      continue;
+    }
+    const made = mkdirSync(op.path, { recursive: true });
+    if (made === undefined) continue;
+    for (let d = op.path; d.length >= made.length; d = posix.dirname(d)) chmodSync(d, 0o755);
   }
   return created;
 }
@@ -191,15 +201,11 @@ export async function runStep(o: RunStepOptions): Promise<IdMap | undefined> {
   const r = outside === undefined ? await runSandbox(spec, { signal: o.signal, onOutput }) : await runOverlaySandbox(outside.overlay, spec, {
     signal: o.signal,
     onOutput,
-    prepare: (merged) => {
-      const { ops, created } = mountPointOps(merged, points);
-      o.createdStubs.push(...created);
-      outside.onStarted();
-      // The shell sees the rootfs at its own path, without this process's view of it.
-      const cut = merged.length - o.rootfs.length;
-      return ops.map((op) => ({ kind: op.kind, path: op.path.slice(cut) }));
-    },
+    onStarted: outside.onStarted,
+    // As the namespace's root, chrooted into the rootfs: the image's symlinks resolve inside it.
+    points: points.map((p) => ({ kind: p.kind, path: `/${p.path.split('/').filter(Boolean).join('/')}` })),
   });
+  if ('created' in r) o.createdStubs.push(...(r as NamespacedRun).created);
   if (o.signal.aborted) throw new StackerError('STACKER_E_INTERRUPTED', `build of ${layer.name} interrupted`, { exitCode: 130 });
   if (r.exitCode !== 0) {
     if (o.shellFail) {

@@ -1,9 +1,9 @@
 /**
  * A run step's sandbox started from outside the build namespaces: `stacker-nsrun`
  * (native/stacker_nsrun.c) enters a new user + mount namespace with its ids mapped (newuidmap,
- * newgidmap), mounts the build's overlay and waits; this process prepares the
- * mounted rootfs through `/proc/<pid>/root` (reads) and has it make what must be made as the
- * namespace's root (mount points); then it becomes bubblewrap. One short-lived namespace per
+ * newgidmap), mounts the build's overlay, makes the mount points the run needs (as the
+ * namespace's root, chrooted into the rootfs) and becomes bubblewrap, with umask 022 (as the
+ * builder inside runs bubblewrap). One short-lived namespace per
  * run step, and no second Node process for the build: the overlay vanishes with the namespace,
  * whatever ends the step.
  *
@@ -17,20 +17,20 @@ import { StackerError } from '../core/index.js';
 import { mark } from '../core/trace.js';
 import { native, nsrunPath } from '../oci/layer/native.js';
 import { relativeOverlayOptions, type OverlayMount } from './mount.js';
-import { bwrapArgs, type RunOutcome, type SandboxSpec } from './sandbox.js';
-import { cannotStart, idMapArgs, idMapOf, type IdMap } from './userns.js';
-
-/** What stacker-nsrun makes in the rootfs before the run, as the namespace's root (paths as it sees them). */
-export type RootfsOp = { kind: 'dir' | 'file'; path: string };
+import { bwrapArgs, bwrapPath, type RunOutcome, type SandboxSpec } from './sandbox.js';
+import { idMapArgs, idMapOf, type IdMap } from './userns.js';
 
 export interface NamespacedRun extends RunOutcome {
   /** The namespace's id map (outside id -> inside id), read while it lived. */
   ids: IdMap;
+  /** The top-most paths made for the mount points (paths in the rootfs). */
+  created: string[];
 }
 
 /** Exit codes of stacker-nsrun before bubblewrap runs. */
 const MOUNT_FAILED = 125;
 const PREPARE_FAILED = 124;
+const NO_BWRAP = 127;
 
 /** One field of the protocol (NUL-terminated); a field holding a NUL cannot be sent. */
 function field(s: string): string {
@@ -49,6 +49,8 @@ class Sandbox {
   running = false;
   onStderr: ((chunk: string) => void) | undefined;
   onStdout: ((chunk: string) => void) | undefined;
+  /** The mount points' top-most paths it made. */
+  readonly created: string[] = [];
   private waiters = new Map<string, () => void>();
   private reaped = false;
   readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -56,11 +58,13 @@ class Sandbox {
   constructor() {
     mark('sandbox: spawn');
     // posix_spawn through the addon: Node's spawn would fork this whole process (~10 ms).
+    const helper = nsrunPath();
+    const maps = idMapArgs();
     let fds: [number, number, number, number];
     try {
-      fds = native().spawnPiped(nsrunPath(), [nsrunPath(), ...idMapArgs()], [`PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`]);
+      fds = native().spawnPiped(helper, [helper, ...maps], [`PATH=${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`]);
     } catch (e) {
-      throw cannotStart(e as Error);
+      throw new StackerError('STACKER_E_NAMESPACE', `could not start ${helper}: ${(e as Error).message}`, { hint: 'rebuild stacker (`npm rebuild`)' });
     }
     mark('sandbox: spawned');
     const [pid, out, err, control] = fds;
@@ -81,6 +85,10 @@ class Sandbox {
       for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
         const msg = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
+        if (msg.startsWith('created ')) {
+          this.created.push(msg.slice('created '.length));
+          continue;
+        }
         if (msg === 'running') {
           // Anything the run wrote on stderr before this message was read is the run's.
           this.running = true;
@@ -138,12 +146,13 @@ class Sandbox {
 
   failure(code: number | null, signal: NodeJS.Signals | null): StackerError {
     const why = this.early.trim() || (signal !== null ? `killed by ${signal}` : `exit status ${code}`);
-    if (code === MOUNT_FAILED && /mount/.test(why)) {
+    if (code === MOUNT_FAILED && /mounting the overlay/.test(why)) {
       return new StackerError('STACKER_E_MOUNT', `the build's overlay could not be mounted: ${why}`, {
         hint: 'run `stacker check`: overlayfs with userxattr needs Linux >= 5.11 and a roots dir not on overlayfs, NFS or tmpfs',
       });
     }
     if (code === PREPARE_FAILED) return new StackerError('STACKER_E_MOUNT', `making the run step's mount points failed: ${why}`);
+    if (code === NO_BWRAP) return new StackerError('STACKER_E_NAMESPACE', `bubblewrap could not be run: ${why}`, { hint: 'apt-get install bubblewrap; `stacker check` lists what is missing' });
     return new StackerError('STACKER_E_NAMESPACE', `could not enter the build namespace: ${why}`, {
       hint: 'install util-linux and uidmap (apt-get install uidmap); `stacker check` lists what is missing',
     });
@@ -184,22 +193,36 @@ export function discardSandbox(): void {
   warm = undefined;
 }
 
+/** A mount point the run needs: a directory, or a file (bind targets of files). */
+export interface MountPoint { path: string; kind: 'dir' | 'file' }
+
+const INTERRUPTED: NamespacedRun = { exitCode: 143, signal: 'SIGTERM', ids: { uid: () => undefined, gid: () => undefined }, created: [] };
+
 /**
  * Runs `spec` (whose rootfs is `mount.target`) on the overlay `mount`, in namespaces of its own.
- * `prepare` gets the mounted rootfs as this process can read it, and returns what must be made
- * in it as the namespace's root. Output is streamed; aborting kills the sandbox.
+ * The mount points the image lacks are made first, as the namespace's root, chrooted into the
+ * rootfs (so the image's symlinks resolve inside it); `created` says which top-most paths were
+ * made, for the caller to take out of the layer if they stay empty. `onStarted` is called when
+ * the rootfs is mounted. Output is streamed; aborting kills the sandbox.
  */
 export async function runOverlaySandbox(
   mount: OverlayMount,
   spec: SandboxSpec,
   opts: {
-    prepare: (mergedRoot: string) => RootfsOp[];
+    points: MountPoint[];
+    onStarted?: () => void;
     onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
     signal?: AbortSignal;
   },
 ): Promise<NamespacedRun> {
+  const aborted = (): boolean => opts.signal?.aborted === true;
+  if (aborted()) return INTERRUPTED;
   const options = relativeOverlayOptions(mount);
   const args = bwrapArgs(spec);
+  const bwrap = bwrapPath();
+  for (const p of opts.points) {
+    if (p.path.includes('\n')) throw new StackerError('STACKER_E_MOUNT', `a mount point's path holds a newline: ${JSON.stringify(p.path)}`);
+  }
   const sb = warm ?? new Sandbox();
   warm = undefined;
   if (--stepsLeft > 0) warmOne();
@@ -215,18 +238,21 @@ export async function runOverlaySandbox(
     sb.control.write(field('mount') + field(mount.cwd) + field(options) + field(mount.target));
     await sb.message('ready');
     mark('sandbox: mounted');
+    if (aborted()) throw new Error('interrupted');
     const ids = idMapOf(sb.pid);
-    const ops = opts.prepare(`/proc/${sb.pid}/root${mount.target}`);
-    sb.control.write(ops.map((op) => field(op.kind === 'dir' ? 'd' : 'f') + field(op.path)).join('') + args.map((a) => field('arg') + field(a)).join('') + field('go'));
+    opts.onStarted?.();
+    sb.control.write(opts.points.map((p) => field(p.kind === 'dir' ? 'd' : 'f') + field(p.path)).join('')
+      + field('bwrap') + field(bwrap) + args.map((a) => field('arg') + field(a)).join('') + field('go'));
     const { code, signal } = await sb.closed;
     if (!sb.running) throw sb.failure(code, signal);
-    return { exitCode: code ?? 128, ...(signal !== null ? { signal } : {}), ids };
+    return { exitCode: code ?? 128, ...(signal !== null ? { signal } : {}), ids, created: sb.created };
   } catch (e) {
     sb.discard();
     // Interrupted: the step reports it (as with a sandbox started inside).
-    if (opts.signal?.aborted === true) return { exitCode: 143, signal: 'SIGTERM', ids: { uid: () => undefined, gid: () => undefined } };
+    if (aborted()) return INTERRUPTED;
     throw e;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
 }
+

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
+import { nsrunPath } from '../oci/layer/native.js';
 import { findSubidRange } from './userns.js';
 
 /** execa, loaded on use (only `stacker check` runs these; builds load this module with the runtime). */
@@ -51,6 +52,14 @@ export async function preflight(rootsDir: string): Promise<CheckResult[]> {
   }
   const bwrap = await which('bwrap');
   out.push({ name: 'bubblewrap', ok: bwrap !== undefined, detail: bwrap ?? 'not found', fix: 'apt-get install bubblewrap' });
+  let nsrun: string;
+  try {
+    nsrun = nsrunPath();
+  } catch {
+    nsrun = 'not built';
+  }
+  // Without it every build hands its plan to a builder inside the namespaces (slower, same result).
+  out.push({ name: 'stacker-nsrun (run steps from the build\'s own process)', ok: nsrun !== 'not built', detail: nsrun, fix: 'rebuild stacker: `npm rebuild` in its folder (needs gcc, make, python3)' });
 
   mkdirSync(rootsDir, { recursive: true });
   const fs = await execa('stat', ['-f', '-c', '%T', rootsDir], { reject: false });

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { StackerError } from '../core/errors.js';
 
 export { DEFAULT_PATH } from './default-path.js';
 
@@ -47,6 +48,22 @@ export function bwrapArgs(spec: SandboxSpec, hostResolvConf = existsSync('/etc/r
 
 export interface RunOutcome { exitCode: number; signal?: string }
 
+let bwrap: string | undefined;
+
+/** bubblewrap's path: the first in PATH, then /usr/bin and /bin. */
+export function bwrapPath(): string {
+  if (bwrap !== undefined) return bwrap;
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/bin']) {
+    if (!dir.startsWith('/')) continue;
+    const p = `${dir}/bwrap`;
+    try {
+      accessSync(p, constants.X_OK);
+      return (bwrap = p);
+    } catch { /* next */ }
+  }
+  throw new StackerError('STACKER_E_NAMESPACE', 'bubblewrap (bwrap) is not installed', { hint: 'apt-get install bubblewrap; `stacker check` lists what is missing' });
+}
+
 /** Runs a sandboxed process, streaming its output; aborting kills it (and bwrap kills the tree). */
 export async function runSandbox(
   spec: SandboxSpec,
@@ -54,7 +71,9 @@ export async function runSandbox(
 ): Promise<RunOutcome> {
   // Loaded on use: a build that runs its steps from outside the namespace never needs it.
   const { execa } = await import('execa');
-  const child = execa('bwrap', bwrapArgs(spec), {
+  // umask 022 for the run, whatever the caller's (stacker-nsrun does the same): a layer's modes
+  // must not depend on who built it.
+  const child = execa('/bin/sh', ['-c', 'umask 022 && exec "$0" "$@"', bwrapPath(), ...bwrapArgs(spec)], {
     stdin: spec.interactive ? 'inherit' : 'ignore',
     stdout: spec.interactive ? 'inherit' : 'pipe',
     stderr: spec.interactive ? 'inherit' : 'pipe',

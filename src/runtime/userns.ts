@@ -160,17 +160,23 @@ export function reexecInNamespace(argv: string[]): Promise<number> {
   return startInNamespace(argv).exit;
 }
 
-/** Runs `argv` (no Node) in new build namespaces, as their root; resolves with its exit code and stderr. */
-export function runInNamespace(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [cmd, ...prefix] = namespacePrefix();
-  const child = spawn(cmd!, [...prefix, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs `argv` in new build namespaces, as their root; resolves with its exit code and output.
+ * It dies with this process (setpriv's parent-death signal, kept across unshare's exec) and is
+ * killed when `signal` aborts: it never outlives the build that holds the lock.
+ */
+export function runInNamespace(argv: string[], signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...namespacePrefix(), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...(signal !== undefined ? { signal, killSignal: 'SIGKILL' } : {}) });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
   child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
   return new Promise((resolve, reject) => {
-    child.on('error', (e) => reject(cannotStart(e)));
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal === 'SIGINT' ? 130 : 143), stdout, stderr }));
+    child.on('error', (e) => {
+      if (signal?.aborted === true) resolve({ code: 130, stdout, stderr });
+      else reject(cannotStart(e));
+    });
+    child.on('close', (code, sig) => resolve({ code: code ?? (sig === 'SIGINT' ? 130 : 143), stdout, stderr }));
   });
 }
 

@@ -8,7 +8,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { busyboxLayout, builtLayers, cleanup, makeProject, runAsUser, runStacker, type Project } from './rig.js';
+import { busyboxLayout, builtLayers, cleanup, getRig, makeProject, runAsUser, runStacker, type Project } from './rig.js';
 
 const yaml = (appRun: string) => `base:
   from: {type: oci, url: base/oci:busybox}
@@ -47,11 +47,17 @@ async function appManifest(p: Project): Promise<string> {
   return index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === 'app')!.digest;
 }
 
+const blob = (p: Project, d: string) => p.path(`oci/blobs/sha256/${d.slice(7)}`);
+
+/** The digest of the last layer of `app` in the project's oci/. */
+async function topLayerDigest(p: Project): Promise<string> {
+  const m = JSON.parse(await readFile(blob(p, await appManifest(p)), 'utf8')) as { layers: { digest: string }[] };
+  return m.layers[m.layers.length - 1]!.digest;
+}
+
 /** `tar -tv` of the last layer of `app` in the project's oci/. */
 async function topLayer(p: Project): Promise<string> {
-  const blob = (d: string) => p.path(`oci/blobs/sha256/${d.slice(7)}`);
-  const m = JSON.parse(await readFile(blob(await appManifest(p)), 'utf8')) as { layers: { digest: string }[] };
-  const r = await runAsUser('tar', ['--numeric-owner', '-tvzf', blob(m.layers[m.layers.length - 1]!.digest)], p.dir);
+  const r = await runAsUser('tar', ['--numeric-owner', '-tvzf', blob(p, await topLayerDigest(p))], p.dir);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
 }
@@ -65,9 +71,10 @@ async function project(run: string): Promise<Project> {
   return p;
 }
 
-/** Rebuilds `app` after its edit; returns its events, its trace lines and the app manifest's digest. */
-async function rebuild(p: Project, env: Record<string, string>): Promise<{ evs: Ev[]; trace: string; manifest: string }> {
-  const r = await runStacker(p, ['build', '--json'], { env: { ...SDE, STACKER_TRACE: '1', ...env } });
+/** Rebuilds `app` after its edit (with the user's umask `umask`); returns its events, its trace lines and the app manifest's digest. */
+async function rebuild(p: Project, env: Record<string, string>, umask = '022'): Promise<{ evs: Ev[]; trace: string; manifest: string }> {
+  const rig = await getRig();
+  const r = await runAsUser('sh', ['-c', `umask ${umask} && exec "$0" "$@"`, rig.node, rig.stackerBin, 'build', '--json'], p.dir, { env: { ...SDE, STACKER_TRACE: '1', ...env } });
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const evs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
   assert.deepEqual(evs.filter((e) => e.type === 'node-built').map((e) => e.layer), ['app']);
@@ -108,6 +115,60 @@ describe('building from the user\'s process (unprivileged, end to end)', () => {
       for (const p of [here, inside]) assert.deepEqual(builtLayers((await runStacker(p, ['build'], { env: SDE })).stdout), []);
     });
   }
+
+  test('the user\'s umask does not change a layer: runs get 022 from the user\'s process and from a builder inside', async () => {
+    const run = 'echo hi > /f1 && mkdir /d1 && cat /srv/bound/f > /srv-copy';
+    const withBind = async (): Promise<Project> => {
+      const p = await project(run);
+      await p.write('host/f', 'from the host\n');
+      await p.write('stacker.yaml', (await readFile(p.path('stacker.yaml'), 'utf8')).replace('app:\n', `app:\n  binds:\n    - ${p.path('host')} -> /srv/bound\n`));
+      return p;
+    };
+    const [here, inside] = await Promise.all([withBind(), withBind()]);
+    const a = await rebuild(here, {}, '077');
+    const b = await rebuild(inside, { STACKER_BUILD_INSIDE: '1' }, '077');
+    assert.equal(a.evs.find((e) => e.type === 'build-planned')?.inProcess, true);
+    const list = await topLayer(here);
+    assert.match(list, /^-rw-r--r-- 0\/0 .* f1$/m);
+    assert.match(list, /^drwxr-xr-x 0\/0 .* d1\/$/m);
+    // (The manifests differ: each file names its own bind source.)
+    assert.equal(await topLayerDigest(here), await topLayerDigest(inside));
+  });
+
+  test('a mount point under an image symlink to a host path is made inside the rootfs, never on the host', async () => {
+    // `mid` leaves /home/app (0700, another owner: the user cannot read it from outside) holding
+    // `work` -> an absolute path that exists on the host; `app` binds a file below it.
+    const p = await makeProject({ 'victim/config.json': 'do not touch\n', 'host/f': 'bound\n' });
+    await p.copyIn(await busyboxLayout(), 'base/oci');
+    const file = (appRun: string) => `mid:
+  from: {type: oci, url: base/oci:busybox}
+  run: |
+    mkdir -p /home/app
+    ln -s ${p.path('victim')} /home/app/work
+    chown -h 5:5 /home/app /home/app/work
+    chmod 700 /home/app
+app:
+  from: {type: built, tag: mid}
+${appRun === 'true' ? '' : `  binds:
+    - ${p.path('host/f')} -> /home/app/work/config.json
+    - ${p.path('host')} -> /home/app/work/sub/dir
+`}  run: ${appRun}
+`;
+    await p.write('stacker.yaml', file('true'));
+    const first = await runStacker(p, ['build']);
+    assert.equal(first.code, 0, first.stderr + first.stdout);
+    await p.write('stacker.yaml', file('cat /home/app/work/config.json'));
+    // bubblewrap cannot bind through an absolute symlink of the image (it would resolve it on
+    // the host): the build fails either way; what matters is that nothing on the host changed.
+    for (const env of [{ STACKER_TRACE: '1' }, { STACKER_BUILD_INSIDE: '1' }] as Record<string, string>[]) {
+      const r = await runStacker(p, ['build'], { env });
+      assert.notEqual(r.code, 0, r.stdout);
+      if (env.STACKER_TRACE !== undefined) assert.match(r.stderr, /building here/);
+      assert.equal(await readFile(p.path('victim/config.json'), 'utf8'), 'do not touch\n');
+      const ls = await runAsUser('ls', ['-A', p.path('victim')]);
+      assert.equal(ls.stdout, 'config.json\n', 'nothing made in the host directory');
+    }
+  });
 
   test('a failing run step from the user\'s process fails the build with its status, keeps the last image, and the next build works', async () => {
     const p = await project('echo failing; exit 125');

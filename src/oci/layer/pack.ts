@@ -44,7 +44,7 @@ export interface PackOptions {
 export const NEEDS_NAMESPACE = 'STACKER_E_NEEDS_NAMESPACE';
 
 /** Attributes whose values the kernel translates between user namespaces. */
-const ID_BEARING_XATTR = /^(security\.capability$|system\.posix_acl_)/;
+export const ID_BEARING_XATTR = /^(security\.capability$|system\.posix_acl_)/;
 
 function insideIds(t: TarEntry, ids: NonNullable<PackOptions['ids']>): void {
   const uid = ids.uid(t.uid);
