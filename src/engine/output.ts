@@ -1,5 +1,6 @@
 import { sha256Digest, type Digest, type LayerSpec, type StackerFile } from '../core/index.js';
 import { canonicalJsonBytes } from '../oci/canonical-json.js';
+import { mark } from '../core/trace.js';
 import { descriptorOf, type OciLayout } from '../oci/layout.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, OciManifest } from '../oci/types.js';
@@ -31,6 +32,7 @@ export async function retagOutputs(all: RetagOptions[]): Promise<number> {
   // One read of the tags for all: index.json written less than 2 s ago is parsed on each read.
   const tagged = all[0]!.output.tagsNow();
   const manifests = await Promise.all(all.map((o) => prepareTag(o, tagged.get(o.layer.name))));
+  mark(`retag: ${all.length} prepared`);
   const moved = new Map<string, Descriptor>();
   manifests.forEach((m, i) => {
     if (m !== undefined) moved.set(all[i]!.layer.name, m);
@@ -38,6 +40,7 @@ export async function retagOutputs(all: RetagOptions[]): Promise<number> {
   if (moved.size === 0) return 0;
   const output = all[0]!.output;
   await output.syncBlobDir();
+  mark('retag: blobs synced');
   await output.setTags(moved);
   return moved.size;
 }
