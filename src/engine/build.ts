@@ -252,7 +252,9 @@ export async function runBuild(options: BuildOptions): Promise<number> {
     }
     return code;
   } finally {
+    mark('closing');
     index?.close();
+    mark('index closed');
     release();
     sandboxes?.discardSandbox();
   }

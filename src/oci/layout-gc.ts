@@ -24,23 +24,21 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
  */
 export async function reachableBlobs(layout: OciLayout): Promise<Set<Digest>> {
   const seen = new Set<Digest>();
-  const queue: Descriptor[] = [...(await layout.readIndex()).manifests];
+  let queue: Descriptor[] = [...(await layout.readIndex()).manifests];
+  // In waves (the documents of one level read at once): one round trip per level, not per document.
   while (queue.length > 0) {
-    const d = queue.pop()!;
-    if (seen.has(d.digest)) continue;
-    seen.add(d.digest);
-    const followable = isIndexType(d.mediaType) || isImageManifestType(d.mediaType);
-    if (!followable || !(await layout.hasBlob(d.digest))) continue;
-    const bytes = await layout.readBlob(d.digest, d.size, MAX_MANIFEST_BYTES);
-    const where = `blob ${d.digest}`;
-    const doc = parseJsonBytes(bytes, 'document', where);
-    if (sniffManifestKind(doc, d.mediaType) === 'index') {
-      queue.push(...checkIndex(doc, where).manifests);
-    } else {
+    const wave = queue.filter((d) => !seen.has(d.digest) && (seen.add(d.digest), true));
+    const children = await Promise.all(wave.map(async (d): Promise<Descriptor[]> => {
+      const followable = isIndexType(d.mediaType) || isImageManifestType(d.mediaType);
+      if (!followable || !(await layout.hasBlob(d.digest))) return [];
+      const bytes = await layout.readBlob(d.digest, d.size, MAX_MANIFEST_BYTES);
+      const where = `blob ${d.digest}`;
+      const doc = parseJsonBytes(bytes, 'document', where);
+      if (sniffManifestKind(doc, d.mediaType) === 'index') return checkIndex(doc, where).manifests;
       const m = checkManifest(doc, where);
-      queue.push(m.config, ...m.layers);
-      if (m.subject !== undefined) queue.push(m.subject);
-    }
+      return [m.config, ...m.layers, ...(m.subject !== undefined ? [m.subject] : [])];
+    }));
+    queue = children.flat();
   }
   return seen;
 }
@@ -50,16 +48,15 @@ export async function collectGarbage(layout: OciLayout, tmpDir: string): Promise
   const blobDir = join(layout.dir, 'blobs', 'sha256');
   const removed: Digest[] = [];
   let freedBytes = 0;
-  for (const name of await readdir(blobDir).catch(() => [] as string[])) {
-    const d = `sha256:${name}`;
-    if (!isDigest(d) || keep.has(d)) continue;
+  const unreached = (await readdir(blobDir).catch(() => [] as string[])).filter((name) => isDigest(`sha256:${name}`) && !keep.has(`sha256:${name}` as Digest));
+  await Promise.all(unreached.map(async (name) => {
     const p = join(blobDir, name);
     const st = await stat(p).catch(() => undefined);
-    if (st === undefined || !st.isFile()) continue;
+    if (st === undefined || !st.isFile()) return;
     await rm(p, { force: true });
-    removed.push(d);
+    removed.push(`sha256:${name}` as Digest);
     freedBytes += st.size;
-  }
+  }));
   const now = Date.now();
   for (const name of await readdir(tmpDir).catch(() => [] as string[])) {
     const p = join(tmpDir, name);
