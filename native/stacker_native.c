@@ -360,22 +360,29 @@ static char **get_strings(napi_env env, napi_value arr, const char *what) {
   return v;
 }
 
+/* The (file, argv, env) arguments of execvpe and spawnPiped; 0 with an exception pending on error. */
+static int get_exec_args(napi_env env, napi_callback_info info, char **file, char ***args, char ***envp) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return 0;
+  *file = get_path(env, argv[0], "file");
+  if (!*file) return 0;
+  *args = get_strings(env, argv[1], "argv");
+  *envp = *args ? get_strings(env, argv[2], "env") : NULL;
+  if (!*args || !*envp) {
+    free(*file);
+    free_strings(*args);
+    return 0;
+  }
+  return 1;
+}
+
 /* execvpe(file, argv, env): replaces this process (searching PATH for `file`); returns only by
  * throwing. As for a process Node spawns: SIGPIPE and SIGXFSZ, which Node ignores, go back to
  * their defaults, stdio is open across the exec and blocking, and no SIGPROF is pending (all
  * restored if the exec fails). */
 static napi_value js_execvpe(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
-  char *file = get_path(env, argv[0], "file");
-  if (!file) return NULL;
-  char **args = get_strings(env, argv[1], "argv");
-  char **envp = args ? get_strings(env, argv[2], "env") : NULL;
-  if (!args || !envp) {
-    free(file);
-    free_strings(args);
-    return NULL;
-  }
+  char *file, **args, **envp;
+  if (!get_exec_args(env, info, &file, &args, &envp)) return NULL;
   /* SIGPIPE and SIGXFSZ back to their defaults. SIGPROF ignored: pending signals survive
    * execve, and V8's CPU profiler (--cpu-prof) sends SIGPROF to this thread from its sampling
    * thread, one of which, pending at the exec, would kill the next program; ignoring discards
@@ -410,23 +417,35 @@ static napi_value js_execvpe(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* A JS array of `n` numbers (NULL with an exception pending on error). */
+static napi_value int_array(napi_env env, const int *vals, uint32_t n) {
+  napi_value result;
+  CHECK(napi_create_array_with_length(env, n, &result));
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    CHECK(napi_create_int32(env, vals[i], &v));
+    CHECK(napi_set_element(env, result, i, v));
+  }
+  return result;
+}
+
+static napi_value type_error(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
 /* spawnPiped(file, argv, env): starts `file` (PATH searched) with stdin /dev/null, stdout and
  * stderr on pipes and fd 3 on a socket pair; returns [pid, stdout, stderr, control] (this
  * process's ends, close-on-exec). posix_spawn, i.e. vfork: Node's spawn forks this process,
  * whose page tables make that ~10 ms here. All signals default and unblocked in the child, as
  * Node spawns. The child is this process's to reap (waitpid below): libuv reaps only its own. */
 static napi_value js_spawn_piped(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
-  char *file = get_path(env, argv[0], "file");
-  if (!file) return NULL;
-  char **args = get_strings(env, argv[1], "argv");
-  char **envp = args ? get_strings(env, argv[2], "env") : NULL;
+  char *file, **args, **envp;
+  if (!get_exec_args(env, info, &file, &args, &envp)) return NULL;
   int out[2] = {-1, -1}, err[2] = {-1, -1}, ctl[2] = {-1, -1};
   int e = 0;
   const char *call = "pipe2";
   pid_t pid = -1;
-  if (!args || !envp) goto done;
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     e = errno;
     goto done;
@@ -461,19 +480,11 @@ done:;
     if (e != 0 && ends[j][0] >= 0) close(ends[j][0]);
   }
   napi_value result = NULL;
-  if (!args || !envp) {
-    /* an exception is pending */
-  } else if (e != 0) {
+  if (e != 0) {
     result = throw_errno(env, e, call, file);
   } else {
     int vals[4] = {(int)pid, out[0], err[0], ctl[0]};
-    if (napi_create_array_with_length(env, 4, &result) == napi_ok) {
-      for (uint32_t i = 0; i < 4; i++) {
-        napi_value v;
-        napi_create_int32(env, vals[i], &v);
-        napi_set_element(env, result, i, v);
-      }
-    }
+    result = int_array(env, vals, 4);
   }
   free(file);
   free_strings(args);
@@ -486,10 +497,7 @@ static napi_value js_waitpid(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
   int32_t pid;
-  if (napi_get_value_int32(env, argv[0], &pid) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "pid must be a number");
-    return NULL;
-  }
+  if (napi_get_value_int32(env, argv[0], &pid) != napi_ok) return type_error(env, "pid must be a number");
   int st;
   pid_t r;
   do r = waitpid(pid, &st, WNOHANG);
@@ -501,13 +509,7 @@ static napi_value js_waitpid(napi_env env, napi_callback_info info) {
     return result;
   }
   int vals[2] = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : -1};
-  CHECK(napi_create_array_with_length(env, 2, &result));
-  for (uint32_t i = 0; i < 2; i++) {
-    napi_value v;
-    CHECK(napi_create_int32(env, vals[i], &v));
-    CHECK(napi_set_element(env, result, i, v));
-  }
-  return result;
+  return int_array(env, vals, 2);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
