@@ -6,7 +6,7 @@ import type { OciLayout } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import { unpackLayer } from '../oci/layer/index.js';
 import { mountOverlay, unmount, type IdMap, type OverlayMount } from '../runtime/index.js';
-import { loosen, removeTree } from './outside.js';
+import { removeTree } from './outside.js';
 import type { OverlayStore } from '../storage/index.js';
 import { loadBaseImage, unpackTarBase, type BaseImage } from './base-image.js';
 import { materializeImports, type GrabFn } from './imports.js';
@@ -120,7 +120,6 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
       return await buildFromOutside(ctx, layer, file, base, area, mount, step);
     } finally {
       // Whatever ended it: a work area left behind would send the next build inside the namespace.
-      loosen(join(area.work, 'work'));
       await removeTree(area.dir);
     }
   }

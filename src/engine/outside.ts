@@ -10,13 +10,13 @@
  * only the namespace can do (see `outsideEligible`); otherwise the planner hands its plan to a
  * builder started inside the namespaces (build.ts).
  */
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StackerError, type BuildSpec, type Digest } from '../core/index.js';
 import { mark } from '../core/trace.js';
 import type { BuildIndex } from '../cache/index.js';
 import { NEEDS_NAMESPACE, packLayer, type PackOptions, type PackResult } from '../oci/layer/index.js';
-import { ID_BEARING_XATTR } from '../oci/layer/pack.js';
+import { outsideProblem } from '../oci/layer/pack.js';
 import { nsrunPath } from '../oci/layer/native.js';
 import { walkUpper } from '../oci/layer/upper-walk.js';
 import { runInNamespace, type IdMap } from '../runtime/index.js';
@@ -139,10 +139,8 @@ function whyNotHere(upper: string, ids: IdMap): string | undefined {
   try {
     for (const e of walkUpper(upper)) {
       if (e.kind !== 'node') continue;
-      const name = e.rel.toString('utf8');
-      if (ids.uid(e.st.uid) === undefined || ids.gid(e.st.gid) === undefined) return `${name} is owned by ${e.st.uid}:${e.st.gid}`;
-      const x = e.xattrs.kept.find(([n]) => ID_BEARING_XATTR.test(n));
-      if (x !== undefined) return `${name} carries ${x[0]}`;
+      const why = outsideProblem(e.rel.toString('utf8'), e.st.uid, e.st.gid, e.xattrs.kept, ids);
+      if (why !== undefined) return why;
       if (e.st.isFile() && e.st.size > 0) accessSync(e.abs, constants.R_OK);
     }
   } catch (e) {
@@ -151,11 +149,3 @@ function whyNotHere(upper: string, ids: IdMap): string | undefined {
   }
   return undefined;
 }
-
-/** Makes a dir the namespace's root made removable from here where this process owns it (overlay's `work/work` is mode 0). */
-export function loosen(dir: string): void {
-  try {
-    chmodSync(dir, 0o700);
-  } catch { /* not ours, or gone: removeTree copes */ }
-}
-

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync,
 import { join, posix } from 'node:path';
 import { native } from '../oci/layer/native.js';
 import { StackerError, type EventSink, type LayerSpec } from '../core/index.js';
-import { DEFAULT_PATH, runOverlaySandbox, runSandbox, type IdMap, type MountPoint, type NamespacedRun, type OverlayMount, type SandboxSpec } from '../runtime/index.js';
+import { DEFAULT_PATH, runOverlaySandbox, runSandbox, type IdMap, type MountPoint, type OverlayMount, type RunOutcome, type SandboxSpec } from '../runtime/index.js';
 import { secureJoin } from '../storage/index.js';
 import { userEnv } from '../core/http.js';
 
@@ -30,61 +30,43 @@ export function runEnv(layer: LayerSpec, hostEnv: NodeJS.ProcessEnv = process.en
   return env;
 }
 
-/** What is made in the rootfs for a mount point: a directory with its parents, or an empty file. */
-export interface RootfsOp { kind: 'dir' | 'file'; path: string }
-
 /**
- * What must be made for the sandbox's mount targets that the image lacks, read from `rootfs`
- * without writing: directories (made with their parents, 0755) and empty files (0644), as
- * resolved paths under `rootfs`, and the top-most paths that will be created, so they can be
- * taken out of the layer afterwards if they stayed empty.
+ * Creates the mount targets the sandbox needs that the image lacks (here, inside the build
+ * namespace; stacker-nsrun does the same from outside it), and returns the top-most paths it
+ * created, so they can be taken out of the layer afterwards if they stayed empty. Directories
+ * 0755 and files 0644 whatever the umask.
  */
-export function mountPointOps(rootfs: string, points: MountPoint[]): { ops: RootfsOp[]; created: string[] } {
-  const ops: RootfsOp[] = [];
+export function prepareMountPoints(rootfs: string, points: MountPoint[]): string[] {
   const created: string[] = [];
-  const made = new Set<string>();
-  const exists = (p: string): boolean => made.has(p) || existsSync(p);
-  const make = (kind: 'dir' | 'file', p: string): void => {
-    ops.push({ kind, path: p });
-    made.add(p);
-    if (kind === 'dir') for (let d = posix.dirname(p); d.length > rootfs.length; d = posix.dirname(d)) made.add(d);
+  const makeFile = (p: string): void => {
+    writeFileSync(p, '');
+    chmodSync(p, 0o644);
+  };
+  const makeDirs = (p: string): void => {
+    const first = mkdirSync(p, { recursive: true });
+    if (first !== undefined) for (let d = p; d.length >= first.length; d = posix.dirname(d)) chmodSync(d, 0o755);
   };
   for (const mp of points) {
     const parts = mp.path.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
       const rel = '/' + parts.slice(0, i).join('/');
       const p = secureJoin(rootfs, rel);
-      if (exists(p)) continue;
-      make(i === parts.length && mp.kind === 'file' ? 'file' : 'dir', p);
+      if (existsSync(p)) continue;
+      if (i === parts.length && mp.kind === 'file') makeFile(p);
+      else {
+        mkdirSync(p);
+        chmodSync(p, 0o755);
+      }
       created.push(rel);
       break;
     }
     const p = secureJoin(rootfs, mp.path);
-    if (!exists(p)) {
+    if (!existsSync(p)) {
       if (mp.kind === 'file') {
-        make('dir', posix.dirname(p));
-        make('file', p);
-      } else make('dir', p);
+        makeDirs(posix.dirname(p));
+        makeFile(p);
+      } else makeDirs(p);
     }
-  }
-  return { ops, created };
-}
-
-/**
- * Makes the mount targets here (inside the build namespace); returns the top-most paths created.
- * Directories 0755 and files 0644 whatever the umask (stacker-nsrun makes them so too).
- */
-function prepareMountPoints(rootfs: string, points: MountPoint[]): string[] {
-  const { ops, created } = mountPointOps(rootfs, points);
-  for (const op of ops) {
-    if (op.kind === 'file') {
-      writeFileSync(op.path, '');
-      chmodSync(op.path, 0o644);
-      continue;
-    }
-    const made = mkdirSync(op.path, { recursive: true });
-    if (made === undefined) continue;
-    for (let d = op.path; d.length >= made.length; d = posix.dirname(d)) chmodSync(d, 0o755);
   }
   return created;
 }
@@ -197,15 +179,21 @@ export async function runStep(o: RunStepOptions): Promise<IdMap | undefined> {
     binds: layer.binds.map((b) => ({ source: b.source, dest: b.dest })),
   };
   const onOutput = (stream: 'stdout' | 'stderr', chunk: string): void => o.events.emit({ type: 'step-output', layer: layer.name, stream, chunk });
-  const outside = o.outside;
-  const r = outside === undefined ? await runSandbox(spec, { signal: o.signal, onOutput }) : await runOverlaySandbox(outside.overlay, spec, {
-    signal: o.signal,
-    onOutput,
-    onStarted: outside.onStarted,
-    // As the namespace's root, chrooted into the rootfs: the image's symlinks resolve inside it.
-    points: points.map((p) => ({ kind: p.kind, path: `/${p.path.split('/').filter(Boolean).join('/')}` })),
-  });
-  if ('created' in r) o.createdStubs.push(...(r as NamespacedRun).created);
+  let r: RunOutcome;
+  let ids: IdMap | undefined;
+  if (o.outside === undefined) r = await runSandbox(spec, { signal: o.signal, onOutput });
+  else {
+    const n = await runOverlaySandbox(o.outside.overlay, spec, {
+      signal: o.signal,
+      onOutput,
+      onStarted: o.outside.onStarted,
+      // As the namespace's root, chrooted into the rootfs: the image's symlinks resolve inside it.
+      points: points.map((p) => ({ kind: p.kind, path: `/${p.path.split('/').filter(Boolean).join('/')}` })),
+    });
+    o.createdStubs.push(...n.created);
+    ({ ids } = n);
+    r = n;
+  }
   if (o.signal.aborted) throw new StackerError('STACKER_E_INTERRUPTED', `build of ${layer.name} interrupted`, { exitCode: 130 });
   if (r.exitCode !== 0) {
     if (o.shellFail) {
@@ -218,5 +206,5 @@ export async function runStep(o: RunStepOptions): Promise<IdMap | undefined> {
         hint: 'the output above shows the failing command (scripts run with `sh -xe`); --shell-fail opens a shell where it failed',
       });
   }
-  return 'ids' in r ? (r as NamespacedRun).ids : undefined;
+  return ids;
 }

@@ -32,9 +32,10 @@ export function findSubidRange(file: string, user: string, id: number): SubidRan
   return undefined;
 }
 
-/** Checks that an unprivileged caller can map a range; throws the error a user can act on. */
-export function requireSubids(): void {
+/** Checks that an unprivileged caller can map a range; returns them, or throws the error a user can act on. */
+export function requireSubids(): { uid: SubidRange; gid: SubidRange } {
   const me = userInfo();
+  const ranges: SubidRange[] = [];
   for (const [file, id] of [['/etc/subuid', me.uid], ['/etc/subgid', me.gid]] as const) {
     const r = findSubidRange(file, me.username, id);
     if (r === undefined) {
@@ -47,7 +48,9 @@ export function requireSubids(): void {
         hint: 'images use uids 0-65535; give the user a range of 65536 ids',
       });
     }
+    ranges.push(r);
   }
+  return { uid: ranges[0]!, gid: ranges[1]! };
 }
 
 /** A CLI process started inside the build namespaces: its exit code, and a pipe to it on fd 3. */
@@ -187,12 +190,7 @@ export function runInNamespace(argv: string[], signal?: AbortSignal): Promise<{ 
  */
 export function idMapArgs(): string[] {
   if (process.getuid?.() === 0) return [];
-  requireSubids();
-  const me = userInfo();
-  const gid = process.getgid?.() ?? me.gid;
-  const map = (file: string, self: number): string => {
-    const r = findSubidRange(file, me.username, me.uid)!;
-    return `0 ${self} 1 1 ${r.start} ${r.count - 1}`;
-  };
-  return [map('/etc/subuid', me.uid), map('/etc/subgid', gid)];
+  const ranges = requireSubids();
+  const map = (self: number, r: SubidRange): string => `0 ${self} 1 1 ${r.start} ${r.count - 1}`;
+  return [map(process.getuid?.() ?? userInfo().uid, ranges.uid), map(process.getgid?.() ?? userInfo().gid, ranges.gid)];
 }

@@ -44,18 +44,24 @@ export interface PackOptions {
 export const NEEDS_NAMESPACE = 'STACKER_E_NEEDS_NAMESPACE';
 
 /** Attributes whose values the kernel translates between user namespaces. */
-export const ID_BEARING_XATTR = /^(security\.capability$|system\.posix_acl_)/;
+const ID_BEARING_XATTR = /^(security\.capability$|system\.posix_acl_)/;
+
+/**
+ * Why an entry read outside the user namespace it was written in cannot be packed from there:
+ * an id the namespace does not map, or an attribute whose value the kernel translates between
+ * user namespaces (file capabilities, POSIX ACLs). Undefined when it can.
+ */
+export function outsideProblem(name: string, uid: number, gid: number, xattrs: ReadonlyArray<readonly [string, Buffer]>, ids: NonNullable<PackOptions['ids']>): string | undefined {
+  if (ids.uid(uid) === undefined || ids.gid(gid) === undefined) return `${name} is owned by ${uid}:${gid}, outside the build namespace's ids`;
+  const x = xattrs.find(([n]) => ID_BEARING_XATTR.test(n));
+  return x === undefined ? undefined : `${name} carries ${x[0]}, whose value depends on the namespace it is read in`;
+}
 
 function insideIds(t: TarEntry, ids: NonNullable<PackOptions['ids']>): void {
-  const uid = ids.uid(t.uid);
-  const gid = ids.gid(t.gid);
-  if (uid === undefined || gid === undefined) {
-    throw new StackerError(NEEDS_NAMESPACE, `${t.name.toString('utf8')} is owned by ${t.uid}:${t.gid}, outside the build namespace's ids`);
-  }
-  t.uid = uid;
-  t.gid = gid;
-  const x = t.xattrs?.find(([n]) => ID_BEARING_XATTR.test(n));
-  if (x !== undefined) throw new StackerError(NEEDS_NAMESPACE, `${t.name.toString('utf8')} carries ${x[0]}, whose value depends on the namespace it is read in`);
+  const why = outsideProblem(t.name.toString('utf8'), t.uid, t.gid, t.xattrs ?? [], ids);
+  if (why !== undefined) throw new StackerError(NEEDS_NAMESPACE, why);
+  t.uid = ids.uid(t.uid)!;
+  t.gid = ids.gid(t.gid)!;
 }
 
 const PROGRESS_EVERY = 4 << 20;
