@@ -1,3 +1,4 @@
+import { mark } from '../core/trace.js';
 import path from 'node:path';
 import type { BuildSpec } from '../core/index.js';
 import { checkImports } from './check-imports.js';
@@ -48,22 +49,29 @@ export interface LoadResult {
  *
  * With `specCacheDir`, a load of files unchanged since a previous successful load returns that
  * load's spec and warnings without parsing (the YAML parser is not even loaded then); only the
- * imports' existence is checked again. The result is the same either way.
+ * imports' existence is checked again. When files changed, the entries of a file that did not
+ * change keep the layers that load made, and only the changed entries are parsed
+ * (parse-changed.ts says when that is exact; otherwise the file is parsed whole). The result is
+ * the same either way.
  */
 export async function loadBuildSpec(options: LoadOptions): Promise<LoadResult> {
   const opts: ResolvedLoadOptions = { ...options, defaultOs: options.defaultOs ?? 'linux', defaultArch: options.defaultArch ?? ociArch() };
   const cache = specCacheFor(opts);
   const diag = new Diagnostics();
-  const hit = cache?.lookup();
+  const { hit, previous } = cache?.lookup() ?? {};
+  mark('spec: looked up');
   if (hit !== undefined) {
     checkImports(hit.spec.layers, diag);
     diag.throwIfFailed();
     return { ...hit, fromCache: true };
   }
   const { parseBuildSpec } = await import('./parse-spec.js');
-  const parsed = await parseBuildSpec(opts, diag);
+  mark('spec: parser loaded');
+  const parsed = await parseBuildSpec(opts, diag, previous);
+  mark('spec: parsed');
   checkImports(parsed.spec.layers, diag);
   diag.throwIfFailed();
+  mark('spec: checked');
   cache?.store(parsed, diag.warnings);
   return { spec: parsed.spec, warnings: diag.warnings };
 }

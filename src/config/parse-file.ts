@@ -1,4 +1,4 @@
-import { isMap, isSeq, parseDocument, visit, type Node } from 'yaml';
+import { isAlias, isMap, isNode, isSeq, parseDocument, visit, type Node } from 'yaml';
 import type { LayerSpec, SourceLocation } from '../core/index.js';
 import { ConfigCode } from './codes.js';
 import type { Diagnostics } from './diagnostics.js';
@@ -23,6 +23,11 @@ export interface ParsedFile {
   names: { name: string; location: SourceLocation }[];
   /** `config.prerequisites` as written. */
   prerequisites: { raw: string; location: SourceLocation }[];
+  /**
+   * The document has no anchors and no aliases: each top-level entry means the same alone, so a
+   * later version of the file may be parsed entry by entry (`parseChangedFile`).
+   */
+  plain: boolean;
 }
 
 /**
@@ -33,7 +38,7 @@ export const YAML_OPTIONS = { version: '1.1', uniqueKeys: false, prettyErrors: f
 
 /** Parses one stacker file's substituted text. Pure: touches no disk. */
 export function parseStackerFile(src: SourceText, opts: ParseFileOptions, diag: Diagnostics): ParsedFile {
-  const out: ParsedFile = { layers: [], names: [], prerequisites: [] };
+  const out: ParsedFile = { layers: [], names: [], prerequisites: [], plain: true };
   const firstError = diag.errors.length;
   const doc = parseDocument(src.text, YAML_OPTIONS);
   for (const e of doc.errors) {
@@ -41,15 +46,16 @@ export function parseStackerFile(src: SourceText, opts: ParseFileOptions, diag: 
     diag.error(ConfigCode.YamlSyntax, `invalid YAML: ${message}`, { location: src.location(e.pos[0], e.pos[1]) });
   }
   // The parser accepts aliases to anchors that do not exist; report each once, here.
-  visit(doc, {
-    Alias(_, node) {
-      if (node.resolve(doc) !== undefined) return;
-      const r = node.range;
-      diag.error(ConfigCode.YamlSyntax, `invalid YAML: unknown alias *${node.source}`, {
-        ...(r ? { location: src.location(r[0], r[1]) } : {}),
-        hint: 'an alias *name refers to an anchor &name defined earlier in the file',
-      });
-    },
+  visit(doc, (_, node) => {
+    if (isNode(node) && node.anchor !== undefined) out.plain = false;
+    if (!isAlias(node)) return;
+    out.plain = false;
+    if (node.resolve(doc) !== undefined) return;
+    const r = node.range;
+    diag.error(ConfigCode.YamlSyntax, `invalid YAML: unknown alias *${node.source}`, {
+      ...(r ? { location: src.location(r[0], r[1]) } : {}),
+      hint: 'an alias *name refers to an anchor &name defined earlier in the file',
+    });
   });
   if (diag.errors.length > firstError) return out;
   const ctx: ParseContext = { doc, src, diag };
@@ -76,7 +82,7 @@ export function parseStackerFile(src: SourceText, opts: ParseFileOptions, diag: 
   return out;
 }
 
-function parseRoot(ctx: ParseContext, root: Node, opts: ParseFileOptions, out: ParsedFile): void {
+export function parseRoot(ctx: ParseContext, root: Node, opts: ParseFileOptions, out: ParsedFile): void {
   const { diag } = ctx;
   let configAt: SourceLocation | undefined;
   for (const e of entries(ctx, root)) {

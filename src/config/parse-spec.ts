@@ -1,8 +1,10 @@
+import { mark } from '../core/trace.js';
 import path from 'node:path';
 import type { BuildSpec, LayerSpec, SourceLocation, StackerFile } from '../core/index.js';
 import { ConfigCode } from './codes.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { ResolvedLoadOptions } from './load.js';
+import { parseChangedFile, type PreviousFile } from './parse-changed.js';
 import { parseStackerFile, type ParsedFile } from './parse-file.js';
 import { displayPath, isHttpUrl, readSource } from './read-source.js';
 import { SourceText } from './source-text.js';
@@ -28,6 +30,8 @@ export interface ParsedSpec {
   sources: SourceRecord[];
   /** The text of `--substitute-file`, when given. */
   substituteText?: string;
+  /** The files without anchors or aliases (ParsedFile.plain). */
+  plain: string[];
 }
 
 /**
@@ -36,7 +40,7 @@ export interface ParsedSpec {
  * go to `diag` (after the substitutions, loading stops at the first failure: the files cannot be
  * read without them); the spec holds the files and layers that parsed.
  */
-export async function parseBuildSpec(opts: ResolvedLoadOptions, diag: Diagnostics): Promise<ParsedSpec> {
+export async function parseBuildSpec(opts: ResolvedLoadOptions, diag: Diagnostics, previous?: Map<string, PreviousFile>): Promise<ParsedSpec> {
   const substitute =
     opts.substituteFile === undefined
       ? undefined
@@ -44,13 +48,14 @@ export async function parseBuildSpec(opts: ResolvedLoadOptions, diag: Diagnostic
   const subs = collectSubstitutions(opts.substitutions, substitute?.entries ?? [], opts.builtins, diag);
   diag.throwIfFailed();
 
-  const loader = new Loader(opts, subs, diag);
+  const loader = new Loader(opts, subs, diag, previous);
   const root = isHttpUrl(opts.file) ? opts.file : path.resolve(opts.cwd, opts.file);
   await loader.visit(root, []);
   const layers = checkDuplicates(loader.order, diag);
   return {
     spec: { files: loader.order.map((l) => l.file), layers },
     sources: loader.sources,
+    plain: loader.order.filter((l) => l.parsed.plain).map((l) => l.file.path),
     ...(substitute?.text !== undefined ? { substituteText: substitute.text } : {}),
   };
 }
@@ -65,6 +70,8 @@ class Loader {
     private readonly opts: ResolvedLoadOptions,
     private readonly subs: Substitution[],
     private readonly diag: Diagnostics,
+    /** The last parse of files (spec-cache.ts): a file that changed is parsed by its changed entries when it can be. */
+    private readonly previous?: Map<string, PreviousFile>,
   ) {}
 
   async visit(target: string, stack: string[], via?: { raw: string; location: SourceLocation }): Promise<void> {
@@ -96,17 +103,11 @@ class Loader {
     const text = substitute(new SourceText(shown, read.text), this.subs, diag);
     if (text === undefined) return;
     const referenceDir = isHttpUrl(target) ? opts.cwd : path.dirname(target);
-    const parsed = parseStackerFile(
-      new SourceText(shown, text),
-      {
-        file: target,
-        referenceDir,
-        requireHash: opts.requireHash ?? false,
-        defaultOs: opts.defaultOs,
-        defaultArch: opts.defaultArch,
-      },
-      diag,
-    );
+    const src = new SourceText(shown, text);
+    const fileOpts = { file: target, referenceDir, requireHash: opts.requireHash ?? false, defaultOs: opts.defaultOs, defaultArch: opts.defaultArch };
+    const prev = this.previous?.get(target);
+    const parsed = (prev !== undefined ? parseChangedFile(src, fileOpts, prev) : undefined) ?? parseStackerFile(src, fileOpts, diag);
+    mark(prev !== undefined ? 'parsed by entries' : 'parsed');
     const prerequisites: string[] = [];
     const next: { abs: string; raw: string; location: SourceLocation }[] = [];
     for (const p of parsed.prerequisites) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildSpec } from '../core/index.js';
 import { sha256Digest } from '../core/digest.js';
+import type { PreviousFile } from './parse-changed.js';
 import type { ParsedSpec } from './parse-spec.js';
 import { UnencodableError, decodeExact, encodeExact } from './spec-codec.js';
 
@@ -20,6 +21,16 @@ export interface CachedSpec {
   warnings: string[];
 }
 
+export interface Lookup {
+  /** The cached spec, when every file it was loaded from is unchanged. */
+  hit?: CachedSpec;
+  /**
+   * Otherwise, when the entry is of this stacker and its load warned of nothing: the last parse
+   * of each of its files without anchors or aliases, by absolute path (parse-changed.ts).
+   */
+  previous?: Map<string, PreviousFile>;
+}
+
 interface Entry extends CachedSpec {
   format: number;
   code: string;
@@ -29,9 +40,11 @@ interface Entry extends CachedSpec {
   sources: [string, string][];
   /** [absolute path, sha256] of the substitute file, when one was given. */
   substitute: [string, string] | null;
+  /** The files without anchors or aliases (ParsedSpec.plain). */
+  plain: string[];
 }
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 export class SpecCache {
   private readonly file: string;
@@ -47,20 +60,26 @@ export class SpecCache {
     this.file = join(dir, `${this.identity.slice('sha256:'.length, 'sha256:'.length + 32)}.json`);
   }
 
-  /** The cached spec when every file it was loaded from is unchanged; undefined otherwise. */
-  lookup(): CachedSpec | undefined {
+  /** The cached spec when every file it was loaded from is unchanged; else what the last parse can still give. */
+  lookup(): Lookup {
     const code = codeStamp();
-    if (code === undefined) return undefined;
+    if (code === undefined) return {};
     let entry: Entry;
     try {
       entry = decodeExact(readFileSync(this.file, 'utf8')) as Entry;
     } catch {
-      return undefined; // absent, unreadable or torn: load as if there were no cache
+      return {}; // absent, unreadable or torn: load as if there were no cache
     }
-    if (entry.format !== FORMAT || entry.code !== code || entry.identity !== this.identity) return undefined;
+    if (entry.format !== FORMAT || entry.code !== code || entry.identity !== this.identity) return {};
     const files = entry.substitute === null ? entry.sources : [...entry.sources, entry.substitute];
-    for (const [path, digest] of files) if (textDigest(path) !== digest) return undefined;
-    return { spec: entry.spec, warnings: entry.warnings };
+    if (files.every(([path, digest]) => textDigest(path) === digest)) return { hit: { spec: entry.spec, warnings: entry.warnings } };
+    if (entry.warnings.length > 0) return {};
+    const previous = new Map<string, PreviousFile>();
+    const layers = [...entry.spec.layers.values()];
+    for (const f of entry.spec.files) {
+      if (entry.plain.includes(f.path)) previous.set(f.path, { text: f.substitutedText, layers: layers.filter((l) => l.file === f.path) });
+    }
+    return { previous };
   }
 
   /** Records a load's result. Silently does nothing when it cannot be kept exactly or written. */
@@ -73,6 +92,7 @@ export class SpecCache {
       identity: this.identity,
       sources: parsed.sources.map((s) => [s.path, sha256Digest(s.text)]),
       substitute: this.substituteFile === undefined || parsed.substituteText === undefined ? null : [this.substituteFile, sha256Digest(parsed.substituteText)],
+      plain: parsed.plain,
       warnings,
       spec: parsed.spec,
     };

@@ -120,6 +120,7 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
     },
     digestUrl: async (url) => (await (await import('./fetch-url.js')).fetchUrl(downloadsDir(o.paths), url)).digest,
   }, { sourceDateEpoch: o.sourceDateEpoch });
+  mark('docs');
   index.saveStatCache(statView.changedRows());
   index.saveTreeStamps(statView.changedTrees());
   const known = index.knownKeys([...docs.values()].map((d) => d.key));
@@ -132,6 +133,7 @@ export async function planBuild(o: Pick<BuildOptions, 'paths' | 'sourceDateEpoch
     previous.set(name, JSON.parse(rec.inputDocument) as InputDocument);
     previousKeys.set(name, rec.key);
   }
+  mark('previous');
   const parsed = new Map<string, InputDocument | undefined>();
   const steps = plan({
     order, docs, known, previous, previousKeys, noCache: o.noCache,
@@ -203,6 +205,7 @@ export async function runBuild(options: BuildOptions): Promise<number> {
     return 0;
   }
   const graph = buildLayerGraph(spec);
+  mark('graph');
   const order = o.targets.length > 0 ? ancestorsAndSelf(graph, checkTargets(spec, o.targets)) : graph.order;
 
   // A builder's lock is the planner's: this very process before it became the builder (adopted
@@ -217,7 +220,9 @@ export async function runBuild(options: BuildOptions): Promise<number> {
   try {
     // Inside the namespace, use the plan the outer process made: the same keys, no second
     // round of hashing and registry requests (and file owners read the same as outside).
+    mark('locked');
     index = BuildIndex.open(o.paths.stackerDir);
+    mark('index open');
     const planned = handed ?? await planBuild(o, spec, order, index);
     const { docs, steps } = planned;
     mark('planned');
