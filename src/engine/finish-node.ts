@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { mark } from '../core/trace.js';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { sha256Digest, type Digest, type LayerSpec, type StackerFile } from '../core/index.js';
+import type { Digest, LayerSpec, StackerFile } from '../core/index.js';
 import { canonicalJsonBytes } from '../oci/canonical-json.js';
 import { descriptorOf } from '../oci/layout.js';
 import { MediaType } from '../oci/media-types.js';
@@ -69,17 +69,14 @@ export async function finishNode(ctx: NodeBuildContext, layer: LayerSpec, file: 
     created: sde !== undefined ? new Date(sde * 1000) : new Date(),
     author: sde !== undefined ? 'stacker' : `${userInfo().username}@${hostname()}`,
   });
-  // Both documents are known before either is written: they are written (and synced) at once.
+  // Two small documents, written on this thread (the build waits for them), synced with one directory fsync.
   const configBytes = canonicalJsonBytes(config);
-  const configInfo = { digest: sha256Digest(configBytes), size: configBytes.length };
+  const configInfo = await ctx.store.writeBlob(configBytes, { deferDirSync: true, sync: true });
   const configDesc = descriptorOf(MediaType.ociConfig, configInfo);
   const annotations = manifestAnnotations({ inherited: base.annotations, layer, namespace: ctx.annotationsNamespace, stackerYaml: file.substitutedText });
   const manifestDoc = buildManifest(configDesc, layers, {});
-  const [, manifestInfo] = await Promise.all([
-    ctx.store.writeBlob(configBytes, { deferDirSync: true }),
-    ctx.store.writeJson(buildManifest(configDesc, layers, annotations), { deferDirSync: true }),
-  ]);
-  await ctx.store.syncBlobDir();
+  const manifestInfo = await ctx.store.writeJson(buildManifest(configDesc, layers, annotations), { deferDirSync: true, sync: true });
+  ctx.store.syncBlobDir();
   mark('documents stored');
   return {
     manifest: descriptorOf(MediaType.ociManifest, manifestInfo),

@@ -31,7 +31,9 @@ export async function retagOutputs(all: RetagOptions[]): Promise<number> {
   if (all.length === 0) return 0;
   // One read of the tags for all: index.json written less than 2 s ago is parsed on each read.
   const tagged = all[0]!.output.tagsNow();
-  const manifests = await Promise.all(all.map((o) => prepareTag(o, tagged.get(o.layer.name))));
+  // And one listing of the blobs: tags of many layers check the same base layers' blobs.
+  const present = all[0]!.output.blobsPresent();
+  const manifests = await Promise.all(all.map((o) => prepareTag(o, tagged.get(o.layer.name), present)));
   mark(`retag: ${all.length} prepared`);
   const moved = new Map<string, Descriptor>();
   manifests.forEach((m, i) => {
@@ -39,7 +41,7 @@ export async function retagOutputs(all: RetagOptions[]): Promise<number> {
   });
   if (moved.size === 0) return 0;
   const output = all[0]!.output;
-  await output.syncBlobDir();
+  output.syncBlobDir();
   mark('retag: blobs synced');
   await output.setTags(moved);
   return moved.size;
@@ -49,8 +51,9 @@ export async function retagOutputs(all: RetagOptions[]): Promise<number> {
  * The manifest to tag, with every blob it needs in the output layout (the blob directory not
  * yet synced); undefined when the tag (`current`) is in place.
  */
-async function prepareTag(o: RetagOptions, current: Descriptor | undefined): Promise<Descriptor | undefined> {
+async function prepareTag(o: RetagOptions, current: Descriptor | undefined, present: Set<Digest>): Promise<Descriptor | undefined> {
   let manifest = o.result.manifest;
+  let children = [o.result.config, ...o.result.layers];
   let bytes: Buffer | undefined;
   const want = manifestAnnotations({ inherited: undefined, layer: o.layer, namespace: o.namespace, stackerYaml: o.file.substitutedText });
   if (Object.entries(want).some(([k, v]) => !sameAnnotation(o.result, k, v))) {
@@ -60,16 +63,20 @@ async function prepareTag(o: RetagOptions, current: Descriptor | undefined): Pro
       fresh = { ...old, annotations: { ...(old.annotations ?? {}), ...want } };
     }
     bytes = canonicalJsonBytes(fresh);
+    children = [fresh.config, ...fresh.layers, ...(fresh.subject !== undefined ? [fresh.subject] : [])];
     manifest = descriptorOf(MediaType.ociManifest, { digest: sha256Digest(bytes), size: bytes.length });
   }
+  // What gc would otherwise read back.
+  o.output.noteManifest(manifest.digest, children);
   // Tagged already: its blobs went in before its tag did.
   if (current?.digest === manifest.digest) return undefined;
   for (const d of [...o.result.layers, o.result.config, manifest]) {
-    if (await o.output.hasBlob(d.digest)) continue;
+    if (present.has(d.digest)) continue;
     if (d === manifest && bytes !== undefined) await o.output.writeBlob(bytes, { deferDirSync: true });
     // Store blobs may be hard links of a user's base layout files: verified as they go in,
     // unless this process just made them.
     else await o.output.importBlob(o.store.blobPath(d.digest), d.digest, d.size, { deferDirSync: true, trusted: o.result.made?.includes(d.digest) === true });
+    present.add(d.digest);
   }
   return manifest;
 }

@@ -1,4 +1,5 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { mark } from '../core/trace.js';
+import { lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { isDigest, type Digest } from '../core/index.js';
 import { MAX_MANIFEST_BYTES, checkIndex, checkManifest, parseJsonBytes, sniffManifestKind } from './documents.js';
@@ -29,6 +30,8 @@ export async function reachableBlobs(layout: OciLayout): Promise<Set<Digest>> {
   while (queue.length > 0) {
     const wave = queue.filter((d) => !seen.has(d.digest) && (seen.add(d.digest), true));
     const children = await Promise.all(wave.map(async (d): Promise<Descriptor[]> => {
+      const noted = layout.notedChildren(d.digest);
+      if (noted !== undefined) return noted;
       const followable = isIndexType(d.mediaType) || isImageManifestType(d.mediaType);
       if (!followable || !(await layout.hasBlob(d.digest))) return [];
       const bytes = await layout.readBlob(d.digest, d.size, MAX_MANIFEST_BYTES);
@@ -45,23 +48,42 @@ export async function reachableBlobs(layout: OciLayout): Promise<Set<Digest>> {
 
 export async function collectGarbage(layout: OciLayout, tmpDir: string): Promise<GcResult> {
   const keep = await reachableBlobs(layout);
+  mark('gc: reached');
   const blobDir = join(layout.dir, 'blobs', 'sha256');
   const removed: Digest[] = [];
   let freedBytes = 0;
-  const unreached = (await readdir(blobDir).catch(() => [] as string[])).filter((name) => isDigest(`sha256:${name}`) && !keep.has(`sha256:${name}` as Digest));
-  await Promise.all(unreached.map(async (name) => {
+  // Synchronous: a few metadata calls each, cheaper than round trips through the threadpool.
+  const unreached = listDir(blobDir).filter((name) => isDigest(`sha256:${name}`) && !keep.has(`sha256:${name}` as Digest));
+  for (const name of unreached) {
     const p = join(blobDir, name);
-    const st = await stat(p).catch(() => undefined);
-    if (st === undefined || !st.isFile()) return;
-    await rm(p, { force: true });
+    const st = lstatOrUndefined(p);
+    if (st === undefined || !st.isFile()) continue;
+    rmSync(p, { force: true });
     removed.push(`sha256:${name}` as Digest);
     freedBytes += st.size;
-  }));
+  }
+  mark('gc: removed');
   const now = Date.now();
-  for (const name of await readdir(tmpDir).catch(() => [] as string[])) {
+  for (const name of listDir(tmpDir)) {
     const p = join(tmpDir, name);
-    const st = await stat(p).catch(() => undefined);
-    if (st !== undefined && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { force: true, recursive: true });
+    const st = lstatOrUndefined(p);
+    if (st !== undefined && now - st.mtimeMs > STALE_TEMP_MS) rmSync(p, { force: true, recursive: true });
   }
   return { removed: removed.sort(), freedBytes };
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
 }

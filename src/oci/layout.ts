@@ -1,5 +1,4 @@
-import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
-import { link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { StackerError, digestHex, isDigest, sha256Digest, type Digest } from '../core/index.js';
@@ -10,6 +9,7 @@ import {
   hashFile,
   tempName,
   verifyingStream,
+  writeDurableFileSync,
   writeVerifiedFile,
   type BlobInfo,
   type Expected,
@@ -33,6 +33,12 @@ export interface CommitOptions {
    * for a batch, before anything (a tag, an index record) refers to the blobs.
    */
   deferDirSync?: boolean;
+  /**
+   * writeBlob: write and fsync on this thread, for a small document on a path that waits for it
+   * anyway (a threadpool round trip per call costs more). Writers of many documents at once
+   * leave it unset: their fsyncs then overlap on the threadpool, off this thread.
+   */
+  sync?: boolean;
 }
 
 /** Where in-flight writes live: inside the layout (same filesystem, so rename is atomic). */
@@ -63,6 +69,8 @@ export class OciLayout {
   readonly dir: string;
   /** See {@link tagMap}. */
   private tags: { stamp: string; tags: Map<string, Descriptor> } | undefined;
+  /** See {@link noteManifest}. */
+  private readonly manifestChildren = new Map<Digest, Descriptor[]>();
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -75,35 +83,46 @@ export class OciLayout {
       new StackerError('STACKER_E_NOT_OCI_LAYOUT', `parameter ${param}="${dir}" exists but does not look like an OCI Layout.`, {
         hint: 'an OCI layout is a directory with index.json, oci-layout and blobs/; choose another directory or remove this one',
       });
-    const st = await stat(abs).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return undefined;
-      throw e;
-    });
+    // Synchronous: a build opens two layouts before anything else can run.
+    let st: Stats | undefined;
+    try {
+      st = statSync(abs);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
     if (st !== undefined) {
       if (!st.isDirectory()) throw notLayout();
-      const hasIndex = await stat(join(abs, 'index.json')).then((s) => s.isFile(), () => false);
-      if (hasIndex) return new OciLayout(abs);
-      const empty = (await readdir(abs)).length === 0;
+      if (statSync(join(abs, 'index.json'), { throwIfNoEntry: false })?.isFile() === true) return new OciLayout(abs);
+      const empty = readdirSync(abs).length === 0;
       if (!(opts.create && empty)) throw notLayout();
     } else if (!opts.create) {
       throw new StackerError('STACKER_E_OCI_LAYOUT_MISSING', `OCI layout "${dir}" does not exist`);
     }
-    await mkdir(join(abs, 'blobs', 'sha256'), { recursive: true });
-    await writeFile(join(abs, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}', { flag: 'w' });
+    mkdirSync(join(abs, 'blobs', 'sha256'), { recursive: true });
+    writeFileSync(join(abs, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}', { flag: 'w' });
     const emptyIndex: OciIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
     // Exclusive create: if another process created the index meanwhile, keep theirs.
-    await writeFile(join(abs, 'index.json'), canonicalJsonBytes(emptyIndex), { flag: 'wx' }).catch(
-      (e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e;
-      },
-    );
-    await fsyncDir(abs);
+    try {
+      writeFileSync(join(abs, 'index.json'), canonicalJsonBytes(emptyIndex), { flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    fsyncDir(abs);
     return new OciLayout(abs);
   }
 
   blobPath(d: Digest): string {
     if (!isDigest(d)) throw new Error(`not a sha256 digest: ${JSON.stringify(d)}`);
     return join(this.dir, 'blobs', 'sha256', digestHex(d));
+  }
+
+  /** The digests of the blobs present (one directory listing: for checking many at once). */
+  blobsPresent(): Set<Digest> {
+    try {
+      return new Set(readdirSync(join(this.dir, 'blobs', 'sha256')).map((n) => `sha256:${n}` as Digest));
+    } catch {
+      return new Set();
+    }
   }
 
   /** True when the blob file exists (and has `size` bytes, when given). Does not hash. */
@@ -164,7 +183,13 @@ export class OciLayout {
   /** Stores bytes as a blob; returns its digest and size. Idempotent. */
   async writeBlob(bytes: Uint8Array | string, opts: CommitOptions = {}): Promise<BlobInfo> {
     const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-    return this.writeBlobFrom(buf, {}, undefined, opts);
+    if (opts.sync !== true) return this.writeBlobFrom(buf, {}, undefined, opts);
+    const info = { digest: sha256Digest(buf), size: buf.length };
+    if (await this.hasBlob(info.digest, info.size)) return info;
+    const tmp = this.tempPath();
+    writeDurableFileSync(tmp, buf);
+    this.commitTemp(tmp, info, opts);
+    return info;
   }
 
   /**
@@ -181,9 +206,9 @@ export class OciLayout {
     if (expected.digest !== undefined && expected.size !== undefined && (await this.hasBlob(expected.digest, expected.size))) {
       return { digest: expected.digest, size: expected.size };
     }
-    const tmp = await this.tempPath();
+    const tmp = this.tempPath();
     const info = await writeVerifiedFile(tmp, source, expected, `blob ${expected.digest ?? ''}`.trim(), onBytes);
-    await this.commitTemp(tmp, info, opts);
+    this.commitTemp(tmp, info, opts);
     return info;
   }
 
@@ -194,13 +219,14 @@ export class OciLayout {
    */
   async importBlob(srcPath: string, digest: Digest, size: number, opts: CommitOptions & { trusted?: boolean } = {}): Promise<BlobInfo> {
     if (await this.hasBlob(digest, size)) return { digest, size };
-    const st = await stat(srcPath);
+    // Metadata calls on this thread (cheaper than threadpool round trips); contents stream.
+    const st = statSync(srcPath);
     const what = `blob ${digest} from ${srcPath}`;
     if (st.size !== size) throw corruptError(what, `${st.size} bytes, expected ${size}`);
-    const tmp = await this.tempPath();
+    const tmp = this.tempPath();
     let linked = false;
     try {
-      await link(srcPath, tmp);
+      linkSync(srcPath, tmp);
       linked = true;
     } catch {
       // EXDEV (another filesystem), EPERM (protected_hardlinks), ...: fall back to a copy.
@@ -208,19 +234,19 @@ export class OciLayout {
     if (linked) {
       // Hash the inode we are about to keep, not the path we hashed earlier; unless stacker made
       // and digested it itself (a layer it just packed): that would read the layer once more.
-      const info = opts.trusted === true ? { digest, size } : await hashFile(tmp).catch(async (e: unknown) => {
-        await rm(tmp, { force: true });
+      const info = opts.trusted === true ? { digest, size } : await hashFile(tmp).catch((e: unknown) => {
+        rmSync(tmp, { force: true });
         throw e;
       });
       if (info.digest !== digest || info.size !== size) {
-        await rm(tmp, { force: true });
+        rmSync(tmp, { force: true });
         throw corruptError(what, `content digest is ${info.digest} (${info.size} bytes)`);
       }
-      await this.commitTemp(tmp, info, opts);
+      this.commitTemp(tmp, info, opts);
       return info;
     }
     const info = await writeVerifiedFile(tmp, createReadStream(srcPath, { highWaterMark: 1 << 20 }), { digest, size }, what);
-    await this.commitTemp(tmp, info, opts);
+    this.commitTemp(tmp, info, opts);
     return info;
   }
 
@@ -328,6 +354,20 @@ export class OciLayout {
    * and temp files left by crashed writers more than an hour old. Must not run while another
    * process writes to this layout (the engine holds its lock around it).
    */
+  /**
+   * Records what an image manifest this process wrote or tagged in this layout refers to (its
+   * config and layers), so that `gc` need not read and verify it again: blobs are content
+   * addressed, so a digest's children never change.
+   */
+  noteManifest(digest: Digest, children: Descriptor[]): void {
+    this.manifestChildren.set(digest, children);
+  }
+
+  /** The children `noteManifest` recorded for a manifest, if it did. */
+  notedChildren(digest: Digest): Descriptor[] | undefined {
+    return this.manifestChildren.get(digest);
+  }
+
   async gc(): Promise<GcResult> {
     return this.withIndexLock(() => collectGarbage(this, join(this.dir, TMP_DIR)));
   }
@@ -336,7 +376,7 @@ export class OciLayout {
     await this.withIndexLock(async () => {
       const idx = await this.readIndex();
       mutate(idx);
-      await atomicWriteFile(join(this.dir, 'index.json'), canonicalJsonBytes(idx));
+      atomicWriteFile(join(this.dir, 'index.json'), canonicalJsonBytes(idx));
     });
   }
 
@@ -363,22 +403,22 @@ export class OciLayout {
     }
   }
 
-  private async tempPath(): Promise<string> {
+  private tempPath(): string {
     const dir = join(this.dir, TMP_DIR);
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     return tempName(dir);
   }
 
-  private async commitTemp(tmp: string, info: BlobInfo, opts: CommitOptions): Promise<void> {
+  private commitTemp(tmp: string, info: BlobInfo, opts: CommitOptions): void {
     const dest = this.blobPath(info.digest);
     try {
-      await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
-      await rename(tmp, dest);
+      mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+      renameSync(tmp, dest);
     } catch (e) {
-      await rm(tmp, { force: true });
+      rmSync(tmp, { force: true });
       throw e;
     }
-    if (opts.deferDirSync !== true) await this.syncBlobDir();
+    if (opts.deferDirSync !== true) this.syncBlobDir();
   }
 
   /**
@@ -386,8 +426,8 @@ export class OciLayout {
    * its rename). For writers that pass `deferDirSync` to several writes and sync once before
    * anything points at them.
    */
-  async syncBlobDir(): Promise<void> {
-    await fsyncDir(join(this.dir, 'blobs', 'sha256'));
+  syncBlobDir(): void {
+    fsyncDir(join(this.dir, 'blobs', 'sha256'));
   }
 }
 

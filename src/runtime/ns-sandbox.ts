@@ -236,6 +236,7 @@ export async function runOverlaySandbox(
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     sb.control.write(field('mount') + field(mount.cwd) + field(options) + field(mount.target));
+    mark('sandbox: mount sent');
     await sb.message('ready');
     mark('sandbox: mounted');
     if (aborted()) throw new Error('interrupted');

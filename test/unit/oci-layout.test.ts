@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +191,27 @@ test('gc removes exactly the unreachable blobs', async () => {
   for (const d of [keep.desc.digest, keep.layer.digest, keep.cfg.digest]) assert.ok(await l.hasBlob(d));
   for (const d of res.removed) assert.ok(!(await l.hasBlob(d)));
   assert.deepEqual((await l.gc()).removed, []);
+});
+
+test('gc takes the children of manifests noted by this process without reading them, and removes the same', async () => {
+  const l = await OciLayout.open(join(root, 'gc-noted'), { create: true });
+  const keep = await makeImage(l, 'keep', 'K2');
+  const drop = await makeImage(l, 'drop', 'D2');
+  l.noteManifest(keep.desc.digest, [keep.cfg, keep.layer].map((b) => ({ mediaType: 'x', digest: b.digest, size: b.size })));
+  // Were the noted manifest read, this would fail the gc (a corrupt document stops it).
+  await writeFile(l.blobPath(keep.desc.digest), 'not json');
+  await l.removeTag('drop');
+  assert.deepEqual((await l.gc()).removed, [drop.desc.digest, drop.layer.digest, drop.cfg.digest].sort());
+  for (const d of [keep.layer.digest, keep.cfg.digest]) assert.ok(await l.hasBlob(d));
+});
+
+test('writeBlob with sync writes the same blob, idempotently', async () => {
+  const l = await OciLayout.open(join(root, 'sync-write'), { create: true });
+  const a = await l.writeBlob('{"a":1}', { sync: true });
+  assert.deepEqual(a, await l.writeBlob('{"a":1}'));
+  assert.deepEqual(await l.writeBlob('{"a":1}', { sync: true }), a);
+  assert.equal((await l.readBlob(a.digest, a.size)).toString(), '{"a":1}');
+  assert.deepEqual(readdirSync(join(l.dir, '.stacker-tmp')), []);
 });
 
 test('gc follows indexes', async () => {
