@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigCode } from './codes.js';
 import { httpFetch } from '../core/http.js';
@@ -24,7 +24,7 @@ export async function readSource(target: string, shown: string): Promise<ReadRes
     }
   }
   try {
-    return { ok: true, text: await readFile(target, 'utf8') };
+    return { ok: true, text: readFileSync(target, 'utf8') }; // a small file: no threadpool round trip
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, code: ConfigCode.FileNotFound, message: `${shown} not found`, notFound: true };

@@ -1,5 +1,5 @@
 import { closeSync, readFileSync } from 'node:fs';
-import { mark } from '../core/trace.js';
+import { mark, processStartedAt } from '../core/trace.js';
 import { StackerError, type BuildSpec, type EventSink } from '../core/index.js';
 import { BuildIndex } from '../cache/index.js';
 import { loadBuildSpec, type LoadOptions } from '../config/index.js';
@@ -79,9 +79,9 @@ function readHandedPlan(): Planned {
  * builder is a child reading it from a pipe, and this resolves with its exit code.
  */
 async function handToBuilder(o: BuildOptions, { docs, steps }: Planned): Promise<number> {
-  const userns = await import('../runtime/userns.js');
+  const userns = await import('../runtime/ns-process.js');
   const plan = JSON.stringify({ docs: [...docs], steps });
-  const env = { [LOCK_ENV]: String(process.pid), [STARTED_ENV]: String(Math.round(performance.timeOrigin)) };
+  const env = { [LOCK_ENV]: String(process.pid), [STARTED_ENV]: String(processStartedAt()) };
   if (o.replaceProcess === true) {
     const { native } = await import('../oci/layer/native.js');
     mark('builder: exec');

@@ -1,4 +1,4 @@
-import { mark } from '../core/trace.js';
+import { mark, processStartedAt } from '../core/trace.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -32,7 +32,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
   mark('layouts');
   const buildId = index.startBuild({ argv: o.argv, toolVersion: '0.1.0' });
   // From the start of the command the user ran (the planner's, for the builder it re-executed).
-  const t0Build = Number(process.env[STARTED_ENV]) || Math.round(performance.timeOrigin);
+  const t0Build = Number(process.env[STARTED_ENV]) || processStartedAt();
   // Every node is recorded before anything runs: a node that must build starts as 'skipped'
   // (not built yet) with its key, the key it was compared against, its reasons and its whole
   // input document, so a failed or killed build can still be explained (`why-rebuilt --build N`).
@@ -98,8 +98,10 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     }
     mark('hits');
     // The hits' tags are written while the first layers build (their run steps mostly wait for
-    // other processes); the layout serializes its index updates, and the build ends after them.
-    hitsTagged = tag(hitSteps.map((s) => s.name)).finally(() => mark('tagged'));
+    // other processes): from the first turn of the event loop, once the build has got as far as
+    // its first wait (a layer's mount or run step). The layout serializes its index updates, and
+    // the build ends after them.
+    hitsTagged = new Promise<void>((resolve) => setImmediate(resolve)).then(() => tag(hitSteps.map((s) => s.name))).finally(() => mark('tagged'));
     hitsTagged.catch(() => {}); // awaited below
     if (toBuild.length > 0) {
       // The build machinery (layer codec, mounts, sandbox) loads only when something must build.

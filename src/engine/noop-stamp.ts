@@ -4,6 +4,7 @@ import { HISTORY_JOURNAL } from '../cache/build-index.js';
 import type { BuildSpec } from '../core/index.js';
 import { changedNear, ownedStatTuple } from '../fingerprint/stat-cache.js';
 import { parseImageRef } from '../oci/image-ref.js';
+import { processStartedAt } from '../core/trace.js';
 import type { PlanNode } from './plan.js';
 
 /**
@@ -112,7 +113,8 @@ function noopStamp(o: StampOptions, spec: BuildSpec, steps: PlanNode[]): NoopSta
   }
   // Racy against the start of this process: a file written while it ran (after the plan read it,
   // before these stats) is newer than that, and the stamp would claim what the plan never saw.
-  const now = BigInt(Math.floor(performance.timeOrigin)) * 1_000_000n;
+  // (A millisecond early: the start is known to the millisecond.)
+  const now = BigInt(processStartedAt() - 1) * 1_000_000n;
   const files: [string, string][] = [];
   // The tuples are bin/stacker.js's `tuple`, which must match.
   const add = (p: string, st: BigIntStats): boolean => {

@@ -19,7 +19,7 @@ import { NEEDS_NAMESPACE, packLayer, type PackOptions, type PackResult } from '.
 import { outsideProblem } from '../oci/layer/pack.js';
 import { nsrunPath } from '../oci/layer/native.js';
 import { walkUpper } from '../oci/layer/upper-walk.js';
-import { runInNamespace, type IdMap } from '../runtime/index.js';
+import type { IdMap } from '../runtime/index.js';
 import type { OverlayStore } from '../storage/index.js';
 import type { NsPackJob } from '../cli/commands/ns-pack.js';
 import { removeMountStubs } from './run-step.js';
@@ -77,6 +77,7 @@ function deniedHere(e: unknown): boolean {
 
 async function inside(argv: string[], what: string, signal?: AbortSignal): Promise<string> {
   mark(`inside: ${argv[0]}`);
+  const { runInNamespace } = await import('../runtime/ns-process.js');
   const r = await runInNamespace(argv, signal);
   if (signal?.aborted === true) throw new StackerError('STACKER_E_INTERRUPTED', `${what} interrupted`, { exitCode: 130 });
   if (r.code !== 0) throw new StackerError('STACKER_E_NAMESPACE', `${what} in the build namespace failed: ${r.stderr.trim() || `exit status ${r.code}`}`);

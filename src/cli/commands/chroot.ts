@@ -1,6 +1,7 @@
 import { StackerError } from '../../core/index.js';
 import { defaultLayer, interactiveIn, withLayerRootfs } from '../../engine/layer-access.js';
-import { inBuildNamespace, reexecInNamespace } from '../../runtime/index.js';
+import { inBuildNamespace } from '../../runtime/index.js';
+import { reexecInNamespace } from '../../runtime/ns-process.js';
 import { bool, parse } from '../args.js';
 import { loadOptionsFrom, pathsFrom } from './common.js';
 

@@ -1,5 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
-import { inBuildNamespace, reexecInNamespace } from '../../runtime/index.js';
+import { inBuildNamespace } from '../../runtime/index.js';
+import { reexecInNamespace } from '../../runtime/ns-process.js';
 import { acquireLock } from '../../engine/lock.js';
 import { bool, parse } from '../args.js';
 import { pathsFrom } from './common.js';

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { StackerError } from '../../core/index.js';
@@ -75,7 +75,7 @@ export async function lookupCredentials(
   for (const file of authFilePaths(env)) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8'); // small files: no threadpool round trip
     } catch {
       continue;
     }
