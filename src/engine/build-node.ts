@@ -1,3 +1,4 @@
+import { mark } from '../core/trace.js';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { BuildStep, Digest, EventSink, LayerSpec, StackerFile } from '../core/index.js';
@@ -103,7 +104,9 @@ export async function buildNode(ctx: NodeBuildContext, layer: LayerSpec, file: S
   }
   await Promise.all(base.layers.map((desc, i) => ensureExtracted(ctx, desc, base.diffIds[i]!)));
 
+  mark('base ready');
   const area = ctx.overlay.freshWorkArea(layer.name);
+  mark('work area');
   if (layer.from.type === 'tar') {
     await unpackTarBase({
       layer, cwd: ctx.cwd, downloadsDir: ctx.downloadsDir, grab: ctx.grab, upper: area.upper,
@@ -154,6 +157,7 @@ async function buildFromOutside(
   const importsDir = ctx.importsDir(layer.name);
   step('imports');
   const names = await materializeImports(layer, mount.target, { importsDir, copiesFile: ctx.importCopiesFile(layer.name), downloadsDir: ctx.downloadsDir, grab: ctx.grab });
+  mark('imports');
   const stubs: string[] = [];
   // Without a run step nothing is written in the upper dir: no id in it to translate.
   let ids: IdMap = NO_IDS;

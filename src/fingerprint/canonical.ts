@@ -10,7 +10,7 @@ import type { Digest } from '../core/digest.js';
  * the same text, so `documentKey` is a function of the data alone.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, '$', new Set());
+  return write(value, [], new Set());
 }
 
 /** The cache key of an input document: sha256 of its canonical JSON. */
@@ -18,42 +18,55 @@ export function documentKey(doc: unknown): Digest {
   return sha256Digest(canonicalJson(doc));
 }
 
-function write(v: unknown, path: string, stack: Set<object>): string {
+/** `trail`: the keys and indexes down to `v`, made into a path only for an error (a key is hashed on every plan). */
+function write(v: unknown, trail: (string | number)[], stack: Set<object>): string {
   switch (typeof v) {
     case 'string':
     case 'boolean':
       return JSON.stringify(v);
     case 'number':
-      if (!Number.isFinite(v)) throw new TypeError(`canonicalJson: non-finite number at ${path}`);
+      if (!Number.isFinite(v)) throw new TypeError(`canonicalJson: non-finite number at ${pathOf(trail)}`);
       return JSON.stringify(v);
     case 'object':
       break;
     default:
-      throw new TypeError(`canonicalJson: ${typeof v} at ${path} is not JSON data`);
+      throw new TypeError(`canonicalJson: ${typeof v} at ${pathOf(trail)} is not JSON data`);
   }
   if (v === null) return 'null';
-  if (stack.has(v)) throw new TypeError(`canonicalJson: cycle at ${path}`);
+  if (stack.has(v)) throw new TypeError(`canonicalJson: cycle at ${pathOf(trail)}`);
   stack.add(v);
   let out: string;
   if (Array.isArray(v)) {
     const parts: string[] = [];
     for (let i = 0; i < v.length; i++) {
-      if (!(i in v)) throw new TypeError(`canonicalJson: hole at ${path}[${i}]`);
-      parts.push(write(v[i], `${path}[${i}]`, stack));
+      trail.push(i);
+      if (!(i in v)) throw new TypeError(`canonicalJson: hole at ${pathOf(trail)}`);
+      parts.push(write(v[i], trail, stack));
+      trail.pop();
     }
     out = `[${parts.join(',')}]`;
   } else {
     const proto: unknown = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
-      throw new TypeError(`canonicalJson: non-plain object at ${path}`);
+      throw new TypeError(`canonicalJson: non-plain object at ${pathOf(trail)}`);
     }
     const rec = v as Record<string, unknown>;
     const keys = Object.keys(rec).sort();
-    const parts = keys.map((k) => `${JSON.stringify(k)}:${write(rec[k], `${path}${pathKey(k)}`, stack)}`);
+    const parts: string[] = [];
+    for (const k of keys) {
+      trail.push(k);
+      parts.push(`${JSON.stringify(k)}:${write(rec[k], trail, stack)}`);
+      trail.pop();
+    }
     out = `{${parts.join(',')}}`;
   }
   stack.delete(v);
   return out;
+}
+
+/** `$.x[0].y`, `$["a.b"]`: where in a document a value is. */
+function pathOf(trail: (string | number)[]): string {
+  return `$${trail.map((k) => (typeof k === 'number' ? `[${k}]` : pathKey(k))).join('')}`;
 }
 
 /** One field that differs between two documents. `before`/`after` are undefined when absent. */
