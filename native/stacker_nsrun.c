@@ -11,7 +11,8 @@
  *   stacker-nsrun ["UID_MAP" "GID_MAP"]     maps as newuidmap/newgidmap arguments after the pid,
  *                                           e.g. "0 1001 1 1 100000 65535"; none for root
  *
- * Fd 3 is a socket to the parent. It writes lines; the parent writes NUL-terminated fields:
+ * Fd 3 is a socket to the parent. It writes lines; the parent writes NUL-terminated fields (all
+ * at once, or waiting for "ready" between the mount and the rest: it is read in order):
  *   <- "mount" ROOTS_DIR OPTIONS TARGET    (OPTIONS relative to ROOTS_DIR)
  *   -> "ready"                             (mounted)
  *   <- "d" PATH | "f" PATH ...             (mount points the run needs: a directory / a file)

@@ -33,7 +33,15 @@ export async function retagOutputs(all: RetagOptions[]): Promise<number> {
   const tagged = all[0]!.output.tagsNow();
   // And one listing of the blobs: tags of many layers check the same base layers' blobs.
   const present = all[0]!.output.blobsPresent();
-  const manifests = await Promise.all(all.map((o) => prepareTag(o, tagged.get(o.layer.name), present)));
+  // Started one per turn of the event loop: a tag's own work (a fresh manifest to make, hash
+  // and write) is short, but the hits' together would hold this thread while a run step needs it.
+  const pending: Promise<Descriptor | undefined>[] = [];
+  for (const [i, o] of all.entries()) {
+    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    pending.push(prepareTag(o, tagged.get(o.layer.name), present));
+    pending[i]!.catch(() => {}); // awaited below
+  }
+  const manifests = await Promise.all(pending);
   mark(`retag: ${all.length} prepared`);
   const moved = new Map<string, Descriptor>();
   manifests.forEach((m, i) => {

@@ -18,7 +18,7 @@ import { mark } from '../core/trace.js';
 import { native, nsrunPath } from '../oci/layer/native.js';
 import { relativeOverlayOptions, type OverlayMount } from './mount.js';
 import { bwrapArgs, bwrapPath, type RunOutcome, type SandboxSpec } from './sandbox.js';
-import { idMapArgs, idMapOf, type IdMap } from './userns.js';
+import { idMapArgs, idMapFromArgs, type IdMap } from './userns.js';
 
 export interface NamespacedRun extends RunOutcome {
   /** The namespace's id map (outside id -> inside id), read while it lived. */
@@ -41,6 +41,8 @@ function field(s: string): string {
 /** A started stacker-nsrun: entering its namespace, then waiting for its step. */
 class Sandbox {
   readonly pid: number;
+  /** How the namespace maps ids (from the maps it was given). */
+  readonly ids: IdMap;
   readonly control: Socket;
   private readonly out: Socket;
   private readonly err: Socket;
@@ -69,6 +71,7 @@ class Sandbox {
     mark('sandbox: spawned');
     const [pid, out, err, control] = fds;
     this.pid = pid;
+    this.ids = idMapFromArgs(maps);
     this.out = new Socket({ fd: out, readable: true, writable: false });
     this.err = new Socket({ fd: err, readable: true, writable: false });
     this.control = new Socket({ fd: control, readable: true, writable: true });
@@ -90,6 +93,7 @@ class Sandbox {
           continue;
         }
         if (msg === 'running') {
+          mark('sandbox: running');
           // Anything the run wrote on stderr before this message was read is the run's.
           this.running = true;
           if (this.early !== '') this.onStderr?.(this.early);
@@ -112,6 +116,7 @@ class Sandbox {
           return;
         }
         this.reaped = true;
+        mark('sandbox: reaped');
         resolve({ code: st[0] >= 0 ? st[0] : null, signal: st[1] >= 0 ? (signalName(st[1]) ?? 'SIGKILL') : null });
       };
       poll();
@@ -235,18 +240,18 @@ export async function runOverlaySandbox(
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    sb.control.write(field('mount') + field(mount.cwd) + field(options) + field(mount.target));
-    mark('sandbox: mount sent');
+    // The whole request at once: the mount, then (once it is mounted) the mount points and the
+    // run, which stacker-nsrun goes on with without waiting for this process to answer `ready`.
+    sb.control.write(field('mount') + field(mount.cwd) + field(options) + field(mount.target)
+      + opts.points.map((p) => field(p.kind === 'dir' ? 'd' : 'f') + field(p.path)).join('')
+      + field('bwrap') + field(bwrap) + args.map((a) => field('arg') + field(a)).join('') + field('go'));
+    mark('sandbox: request sent');
     await sb.message('ready');
     mark('sandbox: mounted');
-    if (aborted()) throw new Error('interrupted');
-    const ids = idMapOf(sb.pid);
     opts.onStarted?.();
-    sb.control.write(opts.points.map((p) => field(p.kind === 'dir' ? 'd' : 'f') + field(p.path)).join('')
-      + field('bwrap') + field(bwrap) + args.map((a) => field('arg') + field(a)).join('') + field('go'));
     const { code, signal } = await sb.closed;
     if (!sb.running) throw sb.failure(code, signal);
-    return { exitCode: code ?? 128, ...(signal !== null ? { signal } : {}), ids, created: sb.created };
+    return { exitCode: code ?? 128, ...(signal !== null ? { signal } : {}), ids: sb.ids, created: sb.created };
   } catch (e) {
     sb.discard();
     // Interrupted: the step reports it (as with a sandbox started inside).

@@ -66,6 +66,16 @@ export function parseIdMap(text: string): (outer: number) => number | undefined 
   };
 }
 
+/**
+ * The id map stacker-nsrun's arguments (`idMapArgs`) give its namespace: newuidmap and
+ * newgidmap write them as they are. Identity without arguments (root: no user namespace).
+ */
+export function idMapFromArgs(args: string[]): IdMap {
+  if (args.length === 0) return { uid: (id) => id, gid: (id) => id };
+  const lines = (map: string): string => map.trim().split(/\s+/).map((n, i) => ((i + 1) % 3 === 0 ? `${n}\n` : `${n} `)).join('');
+  return { uid: parseIdMap(lines(args[0]!)), gid: parseIdMap(lines(args[1]!)) };
+}
+
 /** The id map of the namespace process `pid` is in. */
 export function idMapOf(pid: number): IdMap {
   return { uid: parseIdMap(readFileSync(`/proc/${pid}/uid_map`, 'utf8')), gid: parseIdMap(readFileSync(`/proc/${pid}/gid_map`, 'utf8')) };
