@@ -21,8 +21,8 @@
  *   -> "created" PATH ...                  (lines: the mount points' top-most components it made)
  *   -> "running"                           (about to become bubblewrap: what follows on stderr is the run's)
  * Exit status before bubblewrap runs: 125 namespace or mount, 124 a mount point, 127 no
- * bubblewrap, 126 protocol (the parent went away: an unused sandbox just ends). The reason is
- * written to stderr.
+ * bubblewrap, 126 protocol (the parent went away before sending its request: an unused sandbox
+ * just ends). The reason is written to stderr.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -106,8 +106,9 @@ class Loader {
     const src = new SourceText(shown, text);
     const fileOpts = { file: target, referenceDir, requireHash: opts.requireHash ?? false, defaultOs: opts.defaultOs, defaultArch: opts.defaultArch };
     const prev = this.previous?.get(target);
-    const parsed = (prev !== undefined ? parseChangedFile(src, fileOpts, prev) : undefined) ?? parseStackerFile(src, fileOpts, diag);
-    mark(prev !== undefined ? 'parsed by entries' : 'parsed');
+    const byEntries = prev !== undefined ? parseChangedFile(src, fileOpts, prev) : undefined;
+    const parsed = byEntries ?? parseStackerFile(src, fileOpts, diag);
+    mark(byEntries !== undefined ? 'parsed by entries' : 'parsed');
     const prerequisites: string[] = [];
     const next: { abs: string; raw: string; location: SourceLocation }[] = [];
     for (const p of parsed.prerequisites) {

@@ -17,5 +17,8 @@ export function mark(label: string): void {
  * `performance.timeOrigin`: reading `performance` loads perf_hooks (10 modules, ~2 ms).
  */
 export function processStartedAt(): number {
-  return Date.now() - Math.round(process.uptime() * 1000);
+  return startedAt;
 }
+
+/** Taken when this module loads (early in a command): a later change of the wall clock does not move it. */
+const startedAt = Date.now() - Math.round(process.uptime() * 1000);

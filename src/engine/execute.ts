@@ -98,9 +98,9 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     }
     mark('hits');
     // The hits' tags are written while the first layers build (their run steps mostly wait for
-    // other processes): from the first turn of the event loop, once the build has got as far as
-    // its first wait (a layer's mount or run step). The layout serializes its index updates, and
-    // the build ends after them.
+    // other processes): from the first turn of the event loop, when the build first waits (for
+    // the modules it loads, a mount, a run step), one tag per turn. The layout serializes its
+    // index updates, and the build ends after them.
     hitsTagged = new Promise<void>((resolve) => setImmediate(resolve)).then(() => tag(hitSteps.map((s) => s.name))).finally(() => mark('tagged'));
     hitsTagged.catch(() => {}); // awaited below
     if (toBuild.length > 0) {

@@ -18,7 +18,8 @@ export interface RetagOptions {
 
 /**
  * Tags layers' images in the output layout, copying (hard-linking) any blob it lacks; returns
- * how many tags moved. Blobs go in concurrently, the blob directory is synced once, then one
+ * how many tags moved. Each tag's blobs go in as soon as it is started (one tag per turn of the
+ * event loop, the writes overlapping), the blob directory is synced once, then one
  * index.json update for every tag that moves (one rewrite and fsync, not one per layer), so a
  * crash leaves the previous tags in place.
  * If the stacker.yaml text changed elsewhere (a cache hit with a stale `stacker_yaml`

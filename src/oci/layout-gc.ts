@@ -21,7 +21,8 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
  * The digests reachable from `index.json`: every descriptor in it, and recursively the children
  * of indexes and the config, layers and subject of manifests. Referenced blobs that are missing
  * are allowed (image-layout.md says a layout MAY lack them). A blob that is present but corrupt
- * makes this throw: deleting on the basis of a document we cannot trust would be wrong.
+ * makes this throw: deleting on the basis of a document we cannot trust would be wrong. Manifests
+ * this process wrote or tagged (`noteManifest`) are not read again: their children are known.
  */
 export async function reachableBlobs(layout: OciLayout): Promise<Set<Digest>> {
   const seen = new Set<Digest>();

@@ -116,10 +116,13 @@ export class OciLayout {
     return join(this.dir, 'blobs', 'sha256', digestHex(d));
   }
 
-  /** The digests of the blobs present (one directory listing: for checking many at once). */
+  /**
+   * The digests of the blobs present as regular files (one directory listing: for checking many
+   * at once; like hasBlob without a size, a symlink or directory in their place does not count).
+   */
   blobsPresent(): Set<Digest> {
     try {
-      return new Set(readdirSync(join(this.dir, 'blobs', 'sha256')).map((n) => `sha256:${n}` as Digest));
+      return new Set(readdirSync(join(this.dir, 'blobs', 'sha256'), { withFileTypes: true }).filter((e) => e.isFile()).map((e) => `sha256:${e.name}` as Digest));
     } catch {
       return new Set();
     }
@@ -184,8 +187,8 @@ export class OciLayout {
   async writeBlob(bytes: Uint8Array | string, opts: CommitOptions = {}): Promise<BlobInfo> {
     const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
     if (opts.sync !== true) return this.writeBlobFrom(buf, {}, undefined, opts);
+    // Written and renamed over any copy, as the streaming path does: a damaged copy of the same size is replaced.
     const info = { digest: sha256Digest(buf), size: buf.length };
-    if (await this.hasBlob(info.digest, info.size)) return info;
     const tmp = this.tempPath();
     writeDurableFileSync(tmp, buf);
     this.commitTemp(tmp, info, opts);
@@ -350,11 +353,6 @@ export class OciLayout {
   }
 
   /**
-   * Deletes blobs not reachable from `index.json` (through indexes, manifests, configs, layers)
-   * and temp files left by crashed writers more than an hour old. Must not run while another
-   * process writes to this layout (the engine holds its lock around it).
-   */
-  /**
    * Records what an image manifest this process wrote or tagged in this layout refers to (its
    * config and layers), so that `gc` need not read and verify it again: blobs are content
    * addressed, so a digest's children never change.
@@ -368,6 +366,11 @@ export class OciLayout {
     return this.manifestChildren.get(digest);
   }
 
+  /**
+   * Deletes blobs not reachable from `index.json` (through indexes, manifests, configs, layers)
+   * and temp files left by crashed writers more than an hour old. Must not run while another
+   * process writes to this layout (the engine holds its lock around it).
+   */
   async gc(): Promise<GcResult> {
     return this.withIndexLock(() => collectGarbage(this, join(this.dir, TMP_DIR)));
   }

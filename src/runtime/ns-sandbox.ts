@@ -21,7 +21,7 @@ import { bwrapArgs, bwrapPath, type RunOutcome, type SandboxSpec } from './sandb
 import { idMapArgs, idMapFromArgs, type IdMap } from './userns.js';
 
 export interface NamespacedRun extends RunOutcome {
-  /** The namespace's id map (outside id -> inside id), read while it lived. */
+  /** The namespace's id map (outside id -> inside id), from the maps it was given. */
   ids: IdMap;
   /** The top-most paths made for the mount points (paths in the rootfs). */
   created: string[];
@@ -207,8 +207,8 @@ const INTERRUPTED: NamespacedRun = { exitCode: 143, signal: 'SIGTERM', ids: { ui
  * Runs `spec` (whose rootfs is `mount.target`) on the overlay `mount`, in namespaces of its own.
  * The mount points the image lacks are made first, as the namespace's root, chrooted into the
  * rootfs (so the image's symlinks resolve inside it); `created` says which top-most paths were
- * made, for the caller to take out of the layer if they stay empty. `onStarted` is called when
- * the rootfs is mounted. Output is streamed; aborting kills the sandbox.
+ * made, for the caller to take out of the layer if they stay empty. `onStarted` is called as the
+ * request goes to stacker-nsrun (before any output of the run). Output is streamed; aborting kills the sandbox.
  */
 export async function runOverlaySandbox(
   mount: OverlayMount,
@@ -242,13 +242,14 @@ export async function runOverlaySandbox(
   try {
     // The whole request at once: the mount, then (once it is mounted) the mount points and the
     // run, which stacker-nsrun goes on with without waiting for this process to answer `ready`.
+    // So the step starts now, before any of its output can arrive.
+    opts.onStarted?.();
     sb.control.write(field('mount') + field(mount.cwd) + field(options) + field(mount.target)
       + opts.points.map((p) => field(p.kind === 'dir' ? 'd' : 'f') + field(p.path)).join('')
       + field('bwrap') + field(bwrap) + args.map((a) => field('arg') + field(a)).join('') + field('go'));
     mark('sandbox: request sent');
     await sb.message('ready');
     mark('sandbox: mounted');
-    opts.onStarted?.();
     const { code, signal } = await sb.closed;
     if (!sb.running) throw sb.failure(code, signal);
     return { exitCode: code ?? 128, ...(signal !== null ? { signal } : {}), ids: sb.ids, created: sb.created };

@@ -76,11 +76,6 @@ export function idMapFromArgs(args: string[]): IdMap {
   return { uid: parseIdMap(lines(args[0]!)), gid: parseIdMap(lines(args[1]!)) };
 }
 
-/** The id map of the namespace process `pid` is in. */
-export function idMapOf(pid: number): IdMap {
-  return { uid: parseIdMap(readFileSync(`/proc/${pid}/uid_map`, 'utf8')), gid: parseIdMap(readFileSync(`/proc/${pid}/gid_map`, 'utf8')) };
-}
-
 /**
  * stacker-nsrun's arguments: the uid and gid maps of a new user namespace, as `unshare
  * --map-root-user --map-auto` makes them (0 to the caller, 1.. to its subordinate range), in

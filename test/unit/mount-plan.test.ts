@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareMountPoints } from '../../src/engine/run-step.js';
 import { overlayMountPlan } from '../../src/runtime/mount.js';
-import { parseIdMap } from '../../src/runtime/userns.js';
+import { idMapFromArgs, parseIdMap } from '../../src/runtime/userns.js';
 
 const lowers = (n: number): string[] => Array.from({ length: n }, (_, i) => `sha256_${i.toString(16).padStart(64, '0')}/overlay`);
 
@@ -39,6 +39,15 @@ test('a namespace id map, inverted: outside ids to inside ones, unmapped ones un
   const m = parseIdMap('         0       1001          1\n         1     100000      65535\n');
   assert.deepEqual([m(1001), m(100000), m(165534), m(165535), m(0), m(1000)], [0, 1, 65535, undefined, undefined, undefined]);
   assert.equal(parseIdMap('0 0 4294967295\n')(33), 33);
+});
+
+test("stacker-nsrun's map arguments give the map the kernel shows for them; none (root) is the identity", () => {
+  const ids = idMapFromArgs(['0 1001 1 1 100000 65535', '0 1002 1 1 200000 65535']);
+  assert.deepEqual([ids.uid(1001), ids.uid(100000), ids.uid(165534), ids.uid(165535), ids.uid(1002)], [0, 1, 65535, undefined, undefined]);
+  assert.deepEqual([ids.gid(1002), ids.gid(200001), ids.gid(1001)], [0, 2, undefined]);
+  const kernel = parseIdMap('         0       1001          1\n         1     100000      65535\n');
+  for (const id of [0, 1000, 1001, 99999, 100000, 123456, 165534, 165535]) assert.equal(ids.uid(id), kernel(id), String(id));
+  assert.deepEqual([idMapFromArgs([]).uid(0), idMapFromArgs([]).gid(4242)], [0, 4242]);
 });
 
 test('mount points for a run step: what is made, resolved inside the rootfs, and the top-most created paths', () => {

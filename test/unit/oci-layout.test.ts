@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, symlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,6 +212,18 @@ test('writeBlob with sync writes the same blob, idempotently', async () => {
   assert.deepEqual(await l.writeBlob('{"a":1}', { sync: true }), a);
   assert.equal((await l.readBlob(a.digest, a.size)).toString(), '{"a":1}');
   assert.deepEqual(readdirSync(join(l.dir, '.stacker-tmp')), []);
+  // A damaged copy of the same size is replaced.
+  await writeFile(l.blobPath(a.digest), '{"a":2}');
+  await l.writeBlob('{"a":1}', { sync: true });
+  assert.equal((await l.readBlob(a.digest, a.size)).toString(), '{"a":1}');
+});
+
+test('blobsPresent lists regular files only', async () => {
+  const l = await OciLayout.open(join(root, 'present'), { create: true });
+  const a = await l.writeBlob('x');
+  const dangling = sha256Digest('gone');
+  symlinkSync('/nonexistent', l.blobPath(dangling));
+  assert.deepEqual([...l.blobsPresent()], [a.digest]);
 });
 
 test('gc follows indexes', async () => {
