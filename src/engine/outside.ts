@@ -61,7 +61,9 @@ export function outsideEligible(spec: BuildSpec, steps: PlanNode[], index: Build
   if (leftovers.some((n) => n.startsWith('.tmp-') || n.startsWith('.labels-') || building.has(n))) return false;
   const keys = parents.map((p) => keyOf.get(p)).filter((k): k is string => k !== undefined);
   if (keys.length !== parents.length) return false;
+  mark('eligible: scanned');
   const records = index.lookupMany(keys, { document: false });
+  mark('eligible: looked up');
   for (const key of keys) {
     const rec = records.get(key);
     if (rec === undefined) return false;
