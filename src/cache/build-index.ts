@@ -69,10 +69,8 @@ export class BuildIndex {
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { nativeBinding: sqliteAddon() });
-      db.pragma('busy_timeout = 10000');
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
+      // One call for the four (each db.pragma prepares a statement of its own).
+      db.exec('PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
       migrate(db, migrations, path);
       const index = new BuildIndex(db, path);
       index.importJournal(join(stackerDir, HISTORY_JOURNAL));
