@@ -33,11 +33,12 @@ export function importName(imp: ImportSpec): string {
  * removed, so an import removed from the stacker.yaml is not visible any more.
  *
  * Imports are copies: a run step is root in its user namespace and could remount its binds
- * writable, so it must never see the user's own files. A local file's copy from the layer's last
- * build is kept when neither the file nor the copy changed since (their stat data, with the
- * stat cache's racily-clean rule; the record is outside the imports dir, out of the run step's
- * reach): rebuilding a layer for its `run` does not copy a large import again (and the copy's
- * pages need no writing back when the build's overlay is unmounted).
+ * writable, so it must never see the user's own files. A local import's copy (a file, or a
+ * directory and all in it) from the layer's last build is kept when neither the import nor the
+ * copy changed since (their stat data, with the stat cache's racily-clean rule; the record is
+ * outside the imports dir, out of the run step's reach): rebuilding a layer for its `run` does
+ * not copy a large import again (and the copy's pages need no writing back when the build's
+ * overlay is unmounted).
  */
 export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: ImportContext): Promise<string[]> {
   const recordFile = ctx.copiesFile;
@@ -67,12 +68,11 @@ export async function materializeImports(layer: LayerSpec, rootfs: string, ctx: 
       } else {
         rmSync(dst, { recursive: true, force: true });
         const at = BigInt(Date.now()) * 1_000_000n;
-        const srcStat = lstatSync(src, { bigint: true });
+        const srcStat = imp.kind === 'local' ? statStamp(src) : undefined;
         cpSync(src, dst, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
         applyImportOwnership(dst, own(imp));
-        if (imp.kind === 'local' && srcStat.isFile()) {
-          records[name] = { src, srcStat: ownedStatTuple(srcStat), dstStat: ownedStatTuple(lstatSync(dst, { bigint: true })), ownership, at: String(at) };
-        }
+        const dstStat = srcStat !== undefined ? statStamp(dst) : undefined;
+        if (srcStat !== undefined && dstStat !== undefined) records[name] = { src, srcStat, dstStat, ownership, at: String(at) };
       }
       if (!names.includes(name)) names.push(name);
     });
@@ -99,17 +99,48 @@ function readCopyRecords(file: string): Record<string, CopyRecord> {
 /** The record of `dst` when it is still an exact copy of `src` as it is now; undefined otherwise. */
 function keptCopy(rec: CopyRecord | undefined, src: string, dst: string, ownership: string): CopyRecord | undefined {
   if (rec === undefined || rec.src !== src || rec.ownership !== ownership) return undefined;
-  let s: BigIntStats;
-  let d: BigIntStats;
+  // Racily clean: an entry changed just before it was copied may have changed again since.
+  const s = statStamp(src, BigInt(rec.at));
+  if (s === undefined || s !== rec.srcStat) return undefined;
+  return statStamp(dst) === rec.dstStat ? rec : undefined;
+}
+
+/**
+ * The stat data of a file (its ownedStatTuple), or of a directory and everything in it (a
+ * digest of each entry's path and tuple, symlinks not followed): what changes whenever a
+ * content, a name, a mode or an owner does. Undefined when it cannot be read, is neither, or
+ * (with `at`) an entry changed too close to `at` to tell a later change by its stat data.
+ */
+function statStamp(p: string, at?: bigint): string | undefined {
+  let st: BigIntStats;
   try {
-    s = lstatSync(src, { bigint: true });
-    d = lstatSync(dst, { bigint: true });
+    st = lstatSync(p, { bigint: true });
   } catch {
     return undefined;
   }
-  if (!s.isFile() || ownedStatTuple(s) !== rec.srcStat || ownedStatTuple(d) !== rec.dstStat) return undefined;
-  // Racily clean: a file changed just before it was copied may have changed again since.
-  return changedNear(s, BigInt(rec.at)) ? undefined : rec;
+  if (at !== undefined && changedNear(st, at)) return undefined;
+  if (st.isFile()) return ownedStatTuple(st);
+  if (!st.isDirectory()) return undefined;
+  const h = createHash('sha256');
+  const walk = (dir: string, rel: string, dirStat: BigIntStats): boolean => {
+    h.update(`${rel}\0${ownedStatTuple(dirStat)}\n`);
+    for (const n of readdirSync(dir).sort()) {
+      const abs = join(dir, n);
+      const e = lstatSync(abs, { bigint: true });
+      if (at !== undefined && changedNear(e, at)) return false;
+      if (e.isDirectory()) {
+        if (!walk(abs, `${rel}/${n}`, e)) return false;
+      } else {
+        h.update(`${rel}/${n}\0${ownedStatTuple(e)}\n`);
+      }
+    }
+    return true;
+  };
+  try {
+    return walk(p, '', st) ? `tree:${h.digest('hex')}` : undefined;
+  } catch {
+    return undefined; // changed while walked
+  }
 }
 
 function own(imp: ImportSpec): Ownership {

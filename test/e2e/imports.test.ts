@@ -221,6 +221,42 @@ ${withTree ? '    - tree\n' : ''}    - path: hashed.txt
     assert.equal(await content(3), 'two\n');
   });
 
+  test("a directory import's copy is kept likewise: a changed, added or removed file in it, or a changed copy, copies it again", async () => {
+    const yaml = (n: number) => `app:\n  ${from()}\n  imports:\n    - tree\n  run: cat /stacker/imports/tree/sub/b > /out-${n}; ls /stacker/imports/tree >> /out-${n}\n`;
+    const p = await makeProject({ 'stacker.yaml': yaml(1), 'tree/a': 'a\n', 'tree/sub/b': 'one\n' });
+    assert.equal((await runStacker(p, ['build'])).code, 0);
+    const copy = p.path('.stacker/imports/app/tree/sub/b');
+    const stamp = async () => (await lstat(copy, { bigint: true })).ctimeNs;
+    const content = async (n: number) => readFile(join(await unpackImage(p, 'app'), `out-${n}`), 'utf8');
+    const build = async (n: number) => {
+      await runAsUser('sleep', ['0.2'], p.dir); // out of the racy window of the last copy
+      await p.write('stacker.yaml', yaml(n));
+      const r = await runStacker(p, ['build']);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    const first = await stamp();
+    await build(2);
+    assert.equal(await stamp(), first, 'the run changed, the directory did not: the same copy');
+    assert.equal(await content(2), 'one\na\nsub\n');
+
+    await p.write('tree/sub/b', 'two\n');
+    await build(3);
+    assert.notEqual(await stamp(), first);
+    assert.equal(await content(3), 'two\na\nsub\n');
+
+    await p.write('tree/c', 'c\n');
+    await build(4);
+    assert.equal(await content(4), 'two\na\nc\nsub\n');
+    await runAsUser('rm', [p.path('tree/c')], p.dir);
+    await build(5);
+    assert.equal(await content(5), 'two\na\nsub\n');
+
+    // The copy was changed (a run step can remount its binds writable): copied again.
+    await runAsUser('sh', ['-c', 'chmod u+w "$0" && printf "BAD\\n" > "$0"', copy], p.dir);
+    await build(6);
+    assert.equal(await content(6), 'two\na\nsub\n');
+  });
+
   test('an import that is itself a symlink stays one at /stacker/imports/<name> and /stacker/<name>, dangling or not', async () => {
     const p = await makeProject({
       'stacker.yaml': `
