@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
 import { StackerError, type ImportSpec, type LayerSpec } from '../core/index.js';
 import { copyIntoRootfs, placeDestImport, type Ownership } from './copy-into-rootfs.js';
 import { changedNear, ownedStatTuple } from '../fingerprint/stat-cache.js';
+import { stampTree } from '../fingerprint/tree-stamp.js';
 import { fetchUrl } from './fetch-url.js';
 
 /** Reads a path out of another layer's rootfs (mounted read-only while the callback runs). */
@@ -106,41 +107,19 @@ function keptCopy(rec: CopyRecord | undefined, src: string, dst: string, ownersh
 }
 
 /**
- * The stat data of a file (its ownedStatTuple), or of a directory and everything in it (a
- * digest of each entry's path and tuple, symlinks not followed): what changes whenever a
- * content, a name, a mode or an owner does. Undefined when it cannot be read, is neither, or
- * (with `at`) an entry changed too close to `at` to tell a later change by its stat data.
+ * The stat data of a file (its ownedStatTuple), or of a directory and everything in it (its tree
+ * stamp, as the planner's): what changes whenever a content, a name, a mode or an owner does.
+ * Undefined when it cannot be read, is neither, or (with `at`) it changed too close to `at` to
+ * tell a later change by its stat data.
  */
 function statStamp(p: string, at?: bigint): string | undefined {
-  let st: BigIntStats;
-  try {
-    st = lstatSync(p, { bigint: true });
-  } catch {
-    return undefined;
-  }
-  if (at !== undefined && changedNear(st, at)) return undefined;
-  if (st.isFile()) return ownedStatTuple(st);
+  const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+  if (st === undefined) return undefined;
+  if (st.isFile()) return at !== undefined && changedNear(st, at) ? undefined : ownedStatTuple(st);
   if (!st.isDirectory()) return undefined;
-  const h = createHash('sha256');
-  const walk = (dir: string, rel: string, dirStat: BigIntStats): boolean => {
-    h.update(`${rel}\0${ownedStatTuple(dirStat)}\n`);
-    for (const n of readdirSync(dir).sort()) {
-      const abs = join(dir, n);
-      const e = lstatSync(abs, { bigint: true });
-      if (at !== undefined && changedNear(e, at)) return false;
-      if (e.isDirectory()) {
-        if (!walk(abs, `${rel}/${n}`, e)) return false;
-      } else {
-        h.update(`${rel}/${n}\0${ownedStatTuple(e)}\n`);
-      }
-    }
-    return true;
-  };
-  try {
-    return walk(p, '', st) ? `tree:${h.digest('hex')}` : undefined;
-  } catch {
-    return undefined; // changed while walked
-  }
+  const tree = stampTree(p, st);
+  if (tree === undefined || (at !== undefined && changedNear({ mtimeNs: tree.newestNs, ctimeNs: tree.newestNs }, at))) return undefined;
+  return `tree:${tree.stamp}`;
 }
 
 function own(imp: ImportSpec): Ownership {
