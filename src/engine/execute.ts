@@ -45,7 +45,9 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
     }
     return r;
   };
-  index.recordBuildNodes(buildId, steps.map((step) => (step.state === 'build' ? { ...row(step), inputDocument: canonicalJson(docs.get(step.name)!.doc) } : row(step))));
+  // The input documents of the layers to build, as stored: once for the history, again with the result.
+  const docTexts = new Map(steps.filter((s) => s.state === 'build').map((s) => [s.name, canonicalJson(docs.get(s.name)!.doc)]));
+  index.recordBuildNodes(buildId, steps.map((step) => (step.state === 'build' ? { ...row(step), inputDocument: docTexts.get(step.name)! } : row(step))));
   mark('history rows');
   // Loaded here, not at the top: planning alone (why-rebuilt, publish) does not tag outputs.
   const { retagOutputs } = await import('./output.js');
@@ -117,7 +119,7 @@ export async function execute(o: BuildOptions, spec: BuildSpec, steps: PlanNode[
           const r = await buildNode(ctx, layer, fileOf(layer), doc.base.type === 'docker' ? doc.base.manifest : undefined);
           mark(`built ${step.name}`);
           results.set(step.name, r);
-          index.recordNode(toRecord(step.key, step.name, canonicalJson(doc), r, layer.buildOnly));
+          index.recordNode(toRecord(step.key, step.name, docTexts.get(step.name)!, r, layer.buildOnly));
           counts.built++;
           index.recordBuildNode(buildId, { ...row(step), status: 'built', durationMs: Date.now() - t0 });
           o.events.emit({ type: 'node-built', layer: step.name, key: step.key, manifest: r.manifest.digest, seconds: (Date.now() - t0) / 1000 });
