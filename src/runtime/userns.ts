@@ -57,9 +57,14 @@ export function requireSubids(): { uid: SubidRange; gid: SubidRange } {
  */
 export interface IdMap { uid(outer: number): number | undefined; gid(outer: number): number | undefined }
 
-/** Parses /proc/<pid>/{uid,gid}_map text ("inside outside count" lines). Pure. */
+/**
+ * Parses an id map: "inside outside count" triples, as /proc/<pid>/{uid,gid}_map shows them (a
+ * line each) or as newuidmap/newgidmap take them (one after another). Pure.
+ */
 export function parseIdMap(text: string): (outer: number) => number | undefined {
-  const ranges = text.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((r) => r.length === 3 && r.every(Number.isInteger));
+  const n = text.trim().split(/\s+/).map(Number);
+  const ranges: number[][] = [];
+  for (let i = 0; i + 3 <= n.length; i += 3) if (n.slice(i, i + 3).every(Number.isInteger)) ranges.push(n.slice(i, i + 3));
   return (outer) => {
     for (const [inside, outside, count] of ranges) if (outer >= outside! && outer - outside! < count!) return inside! + (outer - outside!);
     return undefined;
@@ -72,8 +77,7 @@ export function parseIdMap(text: string): (outer: number) => number | undefined 
  */
 export function idMapFromArgs(args: string[]): IdMap {
   if (args.length === 0) return { uid: (id) => id, gid: (id) => id };
-  const lines = (map: string): string => map.trim().split(/\s+/).map((n, i) => ((i + 1) % 3 === 0 ? `${n}\n` : `${n} `)).join('');
-  return { uid: parseIdMap(lines(args[0]!)), gid: parseIdMap(lines(args[1]!)) };
+  return { uid: parseIdMap(args[0]!), gid: parseIdMap(args[1]!) };
 }
 
 /**
