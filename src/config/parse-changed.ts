@@ -13,10 +13,10 @@
  * entries, each with its key on its entry's first line. Anything else (a `config` entry, a
  * diagnostic of any kind) parses the whole file, so its messages are the usual ones.
  */
-import { isAlias, isMap, isNode, parseDocument, visit } from 'yaml';
+import { isMap, parseDocument, visit } from 'yaml';
 import type { LayerSpec, SourceLocation } from '../core/index.js';
 import { Diagnostics } from './diagnostics.js';
-import { YAML_OPTIONS, parseRoot, type ParseFileOptions, type ParsedFile } from './parse-file.js';
+import { YAML_OPTIONS, parseRoot, tiesParts, type ParseFileOptions, type ParsedFile } from './parse-file.js';
 import type { SourceText } from './source-text.js';
 
 /** What the last successful parse of a file, without anchors or aliases, gave. */
@@ -97,7 +97,7 @@ export function parseChangedFile(src: SourceText, opts: ParseFileOptions, prev: 
     if (doc.errors.length > 0 || doc.warnings.length > 0 || !isMap(doc.contents) || doc.contents.items.length !== 1) return undefined;
     let plain = true;
     visit(doc, (_, node) => {
-      if (isAlias(node) || (isNode(node) && node.anchor !== undefined)) plain = false;
+      if (tiesParts(node)) plain = false;
     });
     if (!plain) return undefined;
     parseRoot({ doc, src: part, diag }, doc.contents, opts, out);

@@ -36,6 +36,11 @@ export interface ParsedFile {
  */
 export const YAML_OPTIONS = { version: '1.1', uniqueKeys: false, prettyErrors: false } as const;
 
+/** An anchor or an alias: what makes one part of a document depend on another. */
+export function tiesParts(node: unknown): boolean {
+  return isAlias(node) || (isNode(node) && node.anchor !== undefined);
+}
+
 /** Parses one stacker file's substituted text. Pure: touches no disk. */
 export function parseStackerFile(src: SourceText, opts: ParseFileOptions, diag: Diagnostics): ParsedFile {
   const out: ParsedFile = { layers: [], names: [], prerequisites: [], plain: true };
@@ -47,10 +52,8 @@ export function parseStackerFile(src: SourceText, opts: ParseFileOptions, diag: 
   }
   // The parser accepts aliases to anchors that do not exist; report each once, here.
   visit(doc, (_, node) => {
-    if (isNode(node) && node.anchor !== undefined) out.plain = false;
-    if (!isAlias(node)) return;
-    out.plain = false;
-    if (node.resolve(doc) !== undefined) return;
+    if (tiesParts(node)) out.plain = false;
+    if (!isAlias(node) || node.resolve(doc) !== undefined) return;
     const r = node.range;
     diag.error(ConfigCode.YamlSyntax, `invalid YAML: unknown alias *${node.source}`, {
       ...(r ? { location: src.location(r[0], r[1]) } : {}),
